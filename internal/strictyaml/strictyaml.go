@@ -1,44 +1,83 @@
 // Package strictyaml decodes YAML into API types the way the API server's
 // strict field validation does: case-sensitive JSON field names, and every
-// unknown or duplicated field reported, not just the first.
+// unknown or duplicated field reported with its path, not just the first.
 package strictyaml
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
 
-// Unmarshal decodes one YAML document into v. A malformed document returns
-// a single error; a well-formed one with unknown or duplicate fields returns
-// all of them joined, each naming the field's path. v holds the decoded
-// value in both of the latter cases so callers can keep validating.
-func Unmarshal(data []byte, v any) error {
+// FieldError is a problem with one field of a document.
+type FieldError struct {
+	// Path is the field's JSON path, e.g. "cases[2].policies[0].spec".
+	Path   string
+	Detail string
+}
+
+func (e FieldError) Error() string {
+	if e.Path == "" {
+		return e.Detail
+	}
+	return e.Path + ": " + e.Detail
+}
+
+// Decode decodes one YAML document into v. err is set when the document
+// cannot be decoded at all (bad syntax, or a value of the wrong type, which
+// leaves v incomplete). Otherwise fieldErrs lists every unknown or duplicate
+// field; v then holds everything else, so callers can keep validating.
+func Decode(data []byte, v any) (fieldErrs []FieldError, err error) {
 	js, err := yaml.YAMLToJSON(data)
 	if err != nil {
-		return fmt.Errorf("invalid YAML: %w", err)
+		return nil, fmt.Errorf("invalid YAML: %w", err)
 	}
 	strictErrs, err := kjson.UnmarshalStrict(js, v, kjson.DisallowDuplicateFields, kjson.DisallowUnknownFields)
 	if err != nil {
-		return explain(err)
+		return nil, explain(err)
 	}
-	return errors.Join(strictErrs...)
+	for _, e := range strictErrs {
+		fe := FieldError{Detail: e.Error()}
+		var pathErr kjson.FieldError
+		if errors.As(e, &pathErr) {
+			fe.Path = pathErr.FieldPath()
+			pathErr.SetFieldPath("")
+			fe.Detail = pathErr.Error()
+		}
+		fieldErrs = append(fieldErrs, fe)
+	}
+	return fieldErrs, nil
 }
 
-// explain adds the fix to the decoding error YAML users hit most: YAML 1.1
-// reads unquoted y, n, yes, no, on and off as booleans, so a label such as
-// "ns: y" (the standard topology's namespace y) is not a string.
+// Unmarshal is Decode for callers that want one error: every problem,
+// joined.
+func Unmarshal(data []byte, v any) error {
+	fieldErrs, err := Decode(data, v)
+	if err != nil {
+		return err
+	}
+	errs := make([]error, len(fieldErrs))
+	for i := range fieldErrs {
+		errs[i] = fieldErrs[i]
+	}
+	return errors.Join(errs...)
+}
+
+// explain names the field of a type error and adds the fix for the one
+// YAML users hit most: YAML 1.1 reads unquoted y, n, yes, no, on and off as
+// booleans, so a label such as "ns: y" (the standard topology's namespace y)
+// is not a string.
 func explain(err error) error {
 	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) && typeErr.Value == "bool" {
-		field := typeErr.Field
-		if field == "" {
-			field = "a map value"
-		}
-		return fmt.Errorf("%s: got a boolean where a string is expected; YAML reads unquoted y, n, yes, no, on, off, true and false as booleans: quote the value (\"y\"): %w", field, err)
+	if !errors.As(err, &typeErr) {
+		return err
 	}
-	return err
+	if typeErr.Value == "bool" && typeErr.Type.Kind() == reflect.String {
+		return FieldError{Path: typeErr.Field, Detail: "got a boolean where a string is expected; YAML reads unquoted y, n, yes, no, on, off, true and false as booleans: quote the value, e.g. \"y\""}
+	}
+	return FieldError{Path: typeErr.Field, Detail: fmt.Sprintf("got %s, want %s", typeErr.Value, typeErr.Type)}
 }

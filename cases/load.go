@@ -1,0 +1,179 @@
+package cases
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/netpol-conformance/netpol-conformance/internal/strictyaml"
+	"github.com/netpol-conformance/netpol-conformance/topology"
+)
+
+//go:embed *.yaml
+var builtin embed.FS
+
+// Set is a validated collection of case files.
+type Set struct {
+	Files []*File
+}
+
+// Cases returns every case in file order.
+func (s *Set) Cases() []*Case {
+	var out []*Case
+	for _, f := range s.Files {
+		for i := range f.Cases {
+			out = append(out, &f.Cases[i])
+		}
+	}
+	return out
+}
+
+// Case returns the case with the given name, or nil.
+func (s *Set) Case(name string) *Case {
+	for _, c := range s.Cases() {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// Builtin loads the case table shipped in the binary, validated against
+// the standard topology.
+func Builtin() (*Set, error) {
+	return LoadFS(builtin, ".", topology.Standard())
+}
+
+// LoadFS loads every *.yaml file of dir in fsys, sorted by name.
+func LoadFS(fsys fs.FS, dir string, topo *topology.Topology) (*Set, error) {
+	names, err := fs.Glob(fsys, filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		return nil, fmt.Errorf("listing case files in %s: %w", dir, err)
+	}
+	sort.Strings(names)
+	sources := make(map[string][]byte, len(names))
+	for _, name := range names {
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, fmt.Errorf("reading case file %s: %w", name, err)
+		}
+		sources[name] = data
+	}
+	return load(names, sources, topo)
+}
+
+// LoadPaths loads case files from disk: each path is a YAML file or a
+// directory of them (a ConfigMap mount, for instance).
+func LoadPaths(paths []string, topo *topology.Topology) (*Set, error) {
+	var names []string
+	sources := map[string][]byte{}
+	for _, p := range paths {
+		files := []string{p}
+		if info, err := os.Stat(p); err == nil && info.IsDir() {
+			files, err = filepath.Glob(filepath.Join(p, "*.yaml"))
+			if err != nil {
+				return nil, fmt.Errorf("listing case files in %s: %w", p, err)
+			}
+			sort.Strings(files)
+		}
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				return nil, fmt.Errorf("reading case file: %w", err)
+			}
+			names = append(names, f)
+			sources[f] = data
+		}
+	}
+	return load(names, sources, topo)
+}
+
+func load(names []string, sources map[string][]byte, topo *topology.Topology) (*Set, error) {
+	set := &Set{}
+	var errs []error
+	seen := map[string]string{}
+	for _, name := range names {
+		f, err := Parse(name, sources[name], topo)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if f == nil {
+			continue
+		}
+		for i, c := range f.Cases {
+			if prev, dup := seen[c.Name]; dup && c.Name != "" {
+				errs = append(errs, &Problem{File: name, Case: c.Name, Field: fmt.Sprintf("cases[%d].name", i), Detail: fmt.Sprintf("duplicate case name, also in %s: case names must be unique across files", prev)})
+			}
+			seen[c.Name] = name
+		}
+		set.Files = append(set.Files, f)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return set, nil
+}
+
+// Parse decodes and validates one case file. It reports every problem at
+// once; the returned File is nil only when the YAML cannot be decoded.
+func Parse(name string, data []byte, topo *topology.Topology) (*File, error) {
+	f := &File{Source: name}
+	fieldErrs, err := strictyaml.Decode(data, f)
+	if err != nil {
+		var fe strictyaml.FieldError
+		if errors.As(err, &fe) {
+			return nil, problemAt(name, f, fe.Path, fe.Detail)
+		}
+		return nil, &Problem{File: name, Detail: err.Error()}
+	}
+	var problems []error
+	for _, fe := range fieldErrs {
+		problems = append(problems, problemAt(name, f, fe.Path, fe.Detail+": remove it or fix its spelling"))
+	}
+	for _, p := range validateFile(f, topo) {
+		problems = append(problems, p)
+	}
+	for i := range f.Cases {
+		f.Cases[i].Family = f.Family
+	}
+	return f, errors.Join(problems...)
+}
+
+// problemAt turns a path such as "cases[3].policies[0].spec" into a
+// Problem naming case 3.
+func problemAt(file string, f *File, path, detail string) *Problem {
+	p := &Problem{File: file, Field: path, Detail: detail}
+	var idx int
+	if _, err := fmt.Sscanf(path, "cases[%d]", &idx); err == nil && idx >= 0 && idx < len(f.Cases) {
+		p.Case = f.Cases[idx].Name
+		if rest, ok := strings.CutPrefix(path, fmt.Sprintf("cases[%d]", idx)); ok {
+			p.Field = strings.TrimPrefix(rest, ".")
+		}
+	}
+	return p
+}
+
+// Problem is one thing wrong in a case file, located by file, case and
+// field.
+type Problem struct {
+	File   string
+	Case   string
+	Field  string
+	Detail string
+}
+
+func (p *Problem) Error() string {
+	parts := []string{p.File}
+	if p.Case != "" {
+		parts = append(parts, fmt.Sprintf("case %q", p.Case))
+	}
+	if p.Field != "" {
+		parts = append(parts, p.Field)
+	}
+	return strings.Join(parts, ": ") + ": " + p.Detail
+}

@@ -1,0 +1,108 @@
+// Package cases holds the table of NetworkPolicy scenarios: one YAML file
+// per family, embedded in the binary, strictly decoded and validated. A case
+// is data: real NetworkPolicy manifests, optional dynamic steps, and
+// optional truth tables pinned by hand from the spec, which tests check
+// against the reference model.
+package cases
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+)
+
+// File is one family of cases, one YAML file.
+type File struct {
+	// Family names the file's subject; it equals the file name without
+	// ".yaml" and is every case's first tag.
+	Family      string `json:"family"`
+	Description string `json:"description"`
+	Cases       []Case `json:"cases"`
+
+	// Source is the file the cases were read from.
+	Source string `json:"-"`
+}
+
+// Case is one scenario, run on the standard topology.
+type Case struct {
+	// Name is unique across the whole table and stable across releases:
+	// reports are joined on it.
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	Tags        []string `json:"tags,omitempty"`
+	// Policies are created before anything is probed. ipBlock CIDRs may
+	// refer to pod IPs as $(ns/pod), e.g. "$(y/b)/32".
+	Policies []networkingv1.NetworkPolicy `json:"policies,omitempty"`
+	// Expect pins truth tables for the state after Policies are applied.
+	Expect []PinnedTable `json:"expect,omitempty"`
+	// Probes are single connections outside the pod matrix (to DNS, to the
+	// API server) checked after Policies are applied.
+	Probes []Probe `json:"probes,omitempty"`
+	// Steps change policies or labels one at a time; every step is
+	// probed after it is applied.
+	Steps []Step `json:"steps,omitempty"`
+	// KeepConnections asks the suite to open a long-lived connection for
+	// every allowed cell before the first step and report after each step
+	// whether it survived: implementation-defined, never a failure.
+	KeepConnections bool `json:"keepConnections,omitempty"`
+
+	// Family is the File's family, set by the loader.
+	Family string `json:"-"`
+}
+
+// PinnedTable is a truth table written by hand for one port and protocol,
+// in the grid form reachability.Parse reads.
+type PinnedTable struct {
+	Port     int32           `json:"port"`
+	Protocol corev1.Protocol `json:"protocol"`
+	Table    string          `json:"table"`
+}
+
+// Probe is one connection with an optional pinned outcome.
+type Probe struct {
+	From     string          `json:"from"`
+	To       string          `json:"to"`
+	Port     int32           `json:"port"`
+	Protocol corev1.Protocol `json:"protocol,omitempty"`
+	// Expect is "allowed" or "blocked"; empty leaves the answer to the
+	// model.
+	Expect string `json:"expect,omitempty"`
+}
+
+// Step is one change to the cluster. Exactly one action is set.
+type Step struct {
+	Description        string                      `json:"description,omitempty"`
+	CreatePolicy       *networkingv1.NetworkPolicy `json:"createPolicy,omitempty"`
+	UpdatePolicy       *networkingv1.NetworkPolicy `json:"updatePolicy,omitempty"`
+	DeletePolicy       *ObjectRef                  `json:"deletePolicy,omitempty"`
+	SetPodLabels       *PodLabels                  `json:"setPodLabels,omitempty"`
+	SetNamespaceLabels *NamespaceLabels            `json:"setNamespaceLabels,omitempty"`
+	// Expect and Probes pin the state after this step.
+	Expect []PinnedTable `json:"expect,omitempty"`
+	Probes []Probe       `json:"probes,omitempty"`
+}
+
+// ObjectRef names a namespaced object.
+type ObjectRef struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+}
+
+// PodLabels replaces the labels of one pod.
+type PodLabels struct {
+	// Pod is "ns/name".
+	Pod    string            `json:"pod"`
+	Labels map[string]string `json:"labels"`
+}
+
+// NamespaceLabels replaces the labels of one namespace (the immutable
+// kubernetes.io/metadata.name label stays).
+type NamespaceLabels struct {
+	Namespace string            `json:"namespace"`
+	Labels    map[string]string `json:"labels"`
+}
+
+// Probe outcomes a case may pin.
+const (
+	ExpectAllowed = "allowed"
+	ExpectBlocked = "blocked"
+)

@@ -1,0 +1,221 @@
+package cases
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/netpol-conformance/netpol-conformance/model"
+	"github.com/netpol-conformance/netpol-conformance/reachability"
+	"github.com/netpol-conformance/netpol-conformance/topology"
+)
+
+// validateFile checks everything decoding cannot: names, selectors, ports,
+// protocols, CIDRs, steps that refer to unknown objects, pinned tables that
+// do not fit the topology.
+func validateFile(f *File, topo *topology.Topology) []*Problem {
+	var problems []*Problem
+	add := func(c *Case, errs field.ErrorList) {
+		for _, e := range errs {
+			p := &Problem{File: f.Source, Field: e.Field, Detail: e.ErrorBody()}
+			if c != nil {
+				p.Case = c.Name
+			}
+			problems = append(problems, p)
+		}
+	}
+	want := strings.TrimSuffix(path.Base(f.Source), ".yaml")
+	switch {
+	case f.Family == "":
+		add(nil, field.ErrorList{field.Required(field.NewPath("family"), fmt.Sprintf("set family: %s (the file name without .yaml)", want))})
+	case f.Family != want:
+		add(nil, field.ErrorList{field.Invalid(field.NewPath("family"), f.Family, fmt.Sprintf("must equal the file name without .yaml (%s): rename the file or the family", want))})
+	}
+	if len(f.Cases) == 0 {
+		add(nil, field.ErrorList{field.Required(field.NewPath("cases"), "a case file holds at least one case")})
+	}
+	names := map[string]bool{}
+	for i := range f.Cases {
+		c := &f.Cases[i]
+		if c.Name != "" && names[c.Name] {
+			add(c, field.ErrorList{field.Duplicate(field.NewPath("name"), c.Name)})
+		}
+		names[c.Name] = true
+		add(c, validateCase(c, topo))
+	}
+	return problems
+}
+
+func validateCase(c *Case, topo *topology.Topology) field.ErrorList {
+	var errs field.ErrorList
+	if c.Name == "" {
+		errs = append(errs, field.Required(field.NewPath("name"), "every case needs a unique name"))
+	} else {
+		for _, msg := range validation.IsDNS1123Label(c.Name) {
+			errs = append(errs, field.Invalid(field.NewPath("name"), c.Name, msg))
+		}
+	}
+	if strings.TrimSpace(c.Description) == "" {
+		errs = append(errs, field.Required(field.NewPath("description"), "say what the case checks and why it matters"))
+	}
+	for i, tag := range c.Tags {
+		for _, msg := range validation.IsDNS1123Label(tag) {
+			errs = append(errs, field.Invalid(field.NewPath("tags").Index(i), tag, msg))
+		}
+	}
+	for i := range c.Policies {
+		errs = append(errs, validatePolicyRefs(&c.Policies[i], field.NewPath("policies").Index(i), topo)...)
+	}
+	errs = append(errs, validateExpect(c.Expect, field.NewPath("expect"), topo)...)
+	errs = append(errs, validateProbes(c.Probes, field.NewPath("probes"), topo)...)
+	for i := range c.Steps {
+		errs = append(errs, validateStep(&c.Steps[i], field.NewPath("steps").Index(i), topo)...)
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	// Only a structurally valid case is replayed: steps against the
+	// policies they refer to, then every stage through the model.
+	stages, serrs := c.stages(topo)
+	if len(serrs) > 0 {
+		return serrs
+	}
+	for _, s := range stages {
+		if _, err := s.Model(); err != nil {
+			errs = append(errs, field.Invalid(field.NewPath("stage", s.Name()), "", err.Error()))
+		}
+	}
+	return errs
+}
+
+func validatePolicyRefs(np *networkingv1.NetworkPolicy, fldPath *field.Path, topo *topology.Topology) field.ErrorList {
+	errs := model.ValidatePolicy(np, fldPath)
+	if np.Namespace != "" && topo.Namespace(np.Namespace) == nil {
+		errs = append(errs, field.NotFound(fldPath.Child("metadata", "namespace"), np.Namespace))
+	}
+	return errs
+}
+
+func validateStep(s *Step, fldPath *field.Path, topo *topology.Topology) field.ErrorList {
+	var errs field.ErrorList
+	actions := 0
+	if s.CreatePolicy != nil {
+		actions++
+		errs = append(errs, validatePolicyRefs(s.CreatePolicy, fldPath.Child("createPolicy"), topo)...)
+	}
+	if s.UpdatePolicy != nil {
+		actions++
+		errs = append(errs, validatePolicyRefs(s.UpdatePolicy, fldPath.Child("updatePolicy"), topo)...)
+	}
+	if s.DeletePolicy != nil {
+		actions++
+		if s.DeletePolicy.Namespace == "" || s.DeletePolicy.Name == "" {
+			errs = append(errs, field.Required(fldPath.Child("deletePolicy"), "set namespace and name of the policy to delete"))
+		}
+	}
+	if l := s.SetPodLabels; l != nil {
+		actions++
+		if topo.Pod(l.Pod) == nil {
+			errs = append(errs, field.NotFound(fldPath.Child("setPodLabels", "pod"), l.Pod))
+		}
+		errs = append(errs, metav1validation.ValidateLabels(l.Labels, fldPath.Child("setPodLabels", "labels"))...)
+	}
+	if l := s.SetNamespaceLabels; l != nil {
+		actions++
+		if topo.Namespace(l.Namespace) == nil {
+			errs = append(errs, field.NotFound(fldPath.Child("setNamespaceLabels", "namespace"), l.Namespace))
+		}
+		errs = append(errs, metav1validation.ValidateLabels(l.Labels, fldPath.Child("setNamespaceLabels", "labels"))...)
+		if _, ok := l.Labels[topology.NamespaceNameLabel]; ok {
+			errs = append(errs, field.Forbidden(fldPath.Child("setNamespaceLabels", "labels").Key(topology.NamespaceNameLabel), "the control plane sets this label and it is immutable: remove it"))
+		}
+	}
+	if actions != 1 {
+		errs = append(errs, field.Invalid(fldPath, actions, "a step does exactly one of createPolicy, updatePolicy, deletePolicy, setPodLabels, setNamespaceLabels"))
+	}
+	errs = append(errs, validateExpect(s.Expect, fldPath.Child("expect"), topo)...)
+	errs = append(errs, validateProbes(s.Probes, fldPath.Child("probes"), topo)...)
+	return errs
+}
+
+func validateExpect(tables []PinnedTable, fldPath *field.Path, topo *topology.Topology) field.ErrorList {
+	var errs field.ErrorList
+	seen := map[reachability.Key]bool{}
+	matrix := topo.MatrixKeys()
+	for i, pt := range tables {
+		path := fldPath.Index(i)
+		errs = append(errs, validatePortProtocol(pt.Port, pt.Protocol, path)...)
+		key := reachability.Key{Port: pt.Port, Protocol: pt.Protocol}
+		if seen[key] {
+			errs = append(errs, field.Duplicate(path, key.String()))
+		}
+		seen[key] = true
+		t, err := reachability.Parse(key, pt.Table)
+		if err != nil {
+			errs = append(errs, field.Invalid(path.Child("table"), "", err.Error()))
+			continue
+		}
+		if !sameSet(t.From, matrix) || !sameSet(t.To, matrix) {
+			errs = append(errs, field.Invalid(path.Child("table"), "", fmt.Sprintf("rows and columns must be exactly the matrix endpoints %v", matrix)))
+		}
+	}
+	return errs
+}
+
+func validateProbes(probes []Probe, fldPath *field.Path, topo *topology.Topology) field.ErrorList {
+	var errs field.ErrorList
+	eps, _ := topo.Endpoints()
+	known := map[string]bool{}
+	for _, e := range eps {
+		known[e.Key] = true
+	}
+	for i, p := range probes {
+		path := fldPath.Index(i)
+		if !known[p.From] {
+			errs = append(errs, field.NotFound(path.Child("from"), p.From))
+		}
+		if !known[p.To] {
+			errs = append(errs, field.NotFound(path.Child("to"), p.To))
+		}
+		proto := p.Protocol
+		if proto == "" {
+			proto = corev1.ProtocolTCP
+		}
+		errs = append(errs, validatePortProtocol(p.Port, proto, path)...)
+		if p.Expect != "" && p.Expect != ExpectAllowed && p.Expect != ExpectBlocked {
+			errs = append(errs, field.NotSupported(path.Child("expect"), p.Expect, []string{ExpectAllowed, ExpectBlocked}))
+		}
+	}
+	return errs
+}
+
+func validatePortProtocol(port int32, proto corev1.Protocol, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for _, msg := range validation.IsValidPortNum(int(port)) {
+		errs = append(errs, field.Invalid(fldPath.Child("port"), port, msg))
+	}
+	return append(errs, model.ValidateProtocol(proto, fldPath.Child("protocol"))...)
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	m := make(map[string]int, len(a))
+	for _, s := range a {
+		m[s]++
+	}
+	for _, s := range b {
+		if m[s] == 0 {
+			return false
+		}
+		m[s]--
+	}
+	return true
+}
