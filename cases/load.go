@@ -105,9 +105,9 @@ func load(names []string, sources map[string][]byte, topo *topology.Topology) (*
 		if f == nil {
 			continue
 		}
-		for i, c := range f.Cases {
+		for _, c := range f.Cases {
 			if prev, dup := seen[c.Name]; dup && c.Name != "" {
-				errs = append(errs, &Problem{File: name, Case: c.Name, Field: fmt.Sprintf("cases[%d].name", i), Detail: fmt.Sprintf("duplicate case name, also in %s: case names must be unique across files", prev)})
+				errs = append(errs, &Problem{File: name, Case: c.Name, Field: "name", Detail: fmt.Sprintf("duplicate case name, also in %s: case names must be unique across the table", prev)})
 			}
 			seen[c.Name] = name
 		}
@@ -133,7 +133,7 @@ func Parse(name string, data []byte, topo *topology.Topology) (*File, error) {
 	}
 	var problems []error
 	for _, fe := range fieldErrs {
-		problems = append(problems, problemAt(name, f, fe.Path, fe.Detail+": remove it or fix its spelling"))
+		problems = append(problems, problemAt(name, f, fe.Path, fe.Detail))
 	}
 	for _, p := range validateFile(f, topo) {
 		problems = append(problems, p)

@@ -126,11 +126,23 @@ func (c *Case) stages(base *topology.Topology) ([]Stage, field.ErrorList) {
 // cluster's pod IPs.
 var placeholder = regexp.MustCompile(`\$\(([^)]*)\)`)
 
-// resolvePolicies returns copies of policies with every ipBlock placeholder
-// replaced by the pod's IP in topo.
+// resolvePolicies returns copies of policies with every ipBlock
+// placeholder replaced by the pod's IP in topo.
 func resolvePolicies(policies []networkingv1.NetworkPolicy, topo *topology.Topology) ([]networkingv1.NetworkPolicy, field.ErrorList) {
 	var errs field.ErrorList
 	out := make([]networkingv1.NetworkPolicy, len(policies))
+	for i := range policies {
+		p, perrs := resolvePolicy(&policies[i], topo, field.NewPath(policies[i].Namespace+"/"+policies[i].Name))
+		out[i] = *p
+		errs = append(errs, perrs...)
+	}
+	return out, errs
+}
+
+// resolvePolicy returns a copy of np with every $(ns/pod) in ipBlock cidr
+// and except replaced by the pod's IP in topo.
+func resolvePolicy(np *networkingv1.NetworkPolicy, topo *topology.Topology, fldPath *field.Path) (*networkingv1.NetworkPolicy, field.ErrorList) {
+	var errs field.ErrorList
 	resolve := func(s string, path *field.Path) string {
 		return placeholder.ReplaceAllStringFunc(s, func(m string) string {
 			key := placeholder.FindStringSubmatch(m)[1]
@@ -152,18 +164,15 @@ func resolvePolicies(policies []networkingv1.NetworkPolicy, topo *topology.Topol
 			}
 		}
 	}
-	for i := range policies {
-		p := policies[i].DeepCopy()
-		spec := field.NewPath(p.Namespace+"/"+p.Name, "spec")
-		for j := range p.Spec.Ingress {
-			peers(p.Spec.Ingress[j].From, spec.Child("ingress").Index(j).Child("from"))
-		}
-		for j := range p.Spec.Egress {
-			peers(p.Spec.Egress[j].To, spec.Child("egress").Index(j).Child("to"))
-		}
-		out[i] = *p
+	p := np.DeepCopy()
+	spec := fldPath.Child("spec")
+	for j := range p.Spec.Ingress {
+		peers(p.Spec.Ingress[j].From, spec.Child("ingress").Index(j).Child("from"))
 	}
-	return out, errs
+	for j := range p.Spec.Egress {
+		peers(p.Spec.Egress[j].To, spec.Child("egress").Index(j).Child("to"))
+	}
+	return p, errs
 }
 
 func samePolicy(p *networkingv1.NetworkPolicy) func(networkingv1.NetworkPolicy) bool {

@@ -40,14 +40,8 @@ func validateFile(f *File, topo *topology.Topology) []*Problem {
 	if len(f.Cases) == 0 {
 		add(nil, field.ErrorList{field.Required(field.NewPath("cases"), "a case file holds at least one case")})
 	}
-	names := map[string]bool{}
 	for i := range f.Cases {
-		c := &f.Cases[i]
-		if c.Name != "" && names[c.Name] {
-			add(c, field.ErrorList{field.Duplicate(field.NewPath("name"), c.Name)})
-		}
-		names[c.Name] = true
-		add(c, validateCase(c, topo))
+		add(&f.Cases[i], validateCase(&f.Cases[i], topo))
 	}
 	return problems
 }
@@ -88,14 +82,17 @@ func validateCase(c *Case, topo *topology.Topology) field.ErrorList {
 	}
 	for _, s := range stages {
 		if _, err := s.Model(); err != nil {
-			errs = append(errs, field.Invalid(field.NewPath("stage", s.Name()), "", err.Error()))
+			errs = append(errs, field.Invalid(field.NewPath("stage", s.Name()), field.OmitValueType{}, err.Error()))
 		}
 	}
 	return errs
 }
 
 func validatePolicyRefs(np *networkingv1.NetworkPolicy, fldPath *field.Path, topo *topology.Topology) field.ErrorList {
-	errs := model.ValidatePolicy(np, fldPath)
+	// Placeholders are resolved first so a CIDR is checked as the cluster
+	// will see it, and an unknown pod is reported as such.
+	resolved, errs := resolvePolicy(np, topo, fldPath)
+	errs = append(errs, model.ValidatePolicy(resolved, fldPath)...)
 	if np.Namespace != "" && topo.Namespace(np.Namespace) == nil {
 		errs = append(errs, field.NotFound(fldPath.Child("metadata", "namespace"), np.Namespace))
 	}
@@ -158,11 +155,11 @@ func validateExpect(tables []PinnedTable, fldPath *field.Path, topo *topology.To
 		seen[key] = true
 		t, err := reachability.Parse(key, pt.Table)
 		if err != nil {
-			errs = append(errs, field.Invalid(path.Child("table"), "", err.Error()))
+			errs = append(errs, field.Invalid(path.Child("table"), field.OmitValueType{}, err.Error()))
 			continue
 		}
 		if !sameSet(t.From, matrix) || !sameSet(t.To, matrix) {
-			errs = append(errs, field.Invalid(path.Child("table"), "", fmt.Sprintf("rows and columns must be exactly the matrix endpoints %v", matrix)))
+			errs = append(errs, field.Invalid(path.Child("table"), field.OmitValueType{}, fmt.Sprintf("rows and columns must be exactly the matrix endpoints %v", matrix)))
 		}
 	}
 	return errs

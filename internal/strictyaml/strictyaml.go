@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
@@ -45,8 +46,12 @@ func Decode(data []byte, v any) (fieldErrs []FieldError, err error) {
 		var pathErr kjson.FieldError
 		if errors.As(e, &pathErr) {
 			fe.Path = pathErr.FieldPath()
-			pathErr.SetFieldPath("")
-			fe.Detail = pathErr.Error()
+			fe.Detail = "unknown or duplicate field: remove it or fix its spelling"
+			if strings.HasPrefix(e.Error(), "duplicate field") {
+				fe.Detail = "duplicate field: keep one"
+			} else if strings.HasPrefix(e.Error(), "unknown field") {
+				fe.Detail = "unknown field: remove it or fix its spelling"
+			}
 		}
 		fieldErrs = append(fieldErrs, fe)
 	}
