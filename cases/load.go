@@ -177,3 +177,7 @@ func (p *Problem) Error() string {
 	}
 	return strings.Join(parts, ": ") + ": " + p.Detail
 }
+
+// BuiltinFS returns the embedded case files, for loading them against a
+// topology other than the standard one.
+func BuiltinFS() fs.FS { return builtin }

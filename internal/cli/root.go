@@ -16,6 +16,9 @@ func NewRootCommand() *cobra.Command {
 		SilenceErrors: false,
 	}
 	root.AddCommand(
+		newExpectCommand(),
+		newExplainCommand(),
+		newListCommand(),
 		newVersionCommand(),
 	)
 	return root
