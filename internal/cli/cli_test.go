@@ -1,0 +1,139 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := NewRootCommand()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	return out.String(), err
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// A user's own policies on a user's own topology, end to end: the README's
+// "check your own policies" path.
+const userTopology = `
+namespaces:
+- name: shop
+  labels: {team: web}
+  pods:
+  - {name: web, ip: 10.1.0.4, labels: {app: web}}
+  - {name: db, ip: 10.1.0.5, labels: {app: db}, ports: [{name: pg, containerPort: 5432}]}
+externals: [{name: internet, ip: 203.0.113.9}]
+matrix: [shop/web, shop/db, internet]
+`
+
+const userPolicies = `
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db-from-web, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: web}}}]
+    ports: [{port: pg}]
+`
+
+func TestExpectUserPolicies(t *testing.T) {
+	topo := writeFile(t, "topo.yaml", userTopology)
+	pol := writeFile(t, "pol.yaml", userPolicies)
+	out, err := run(t, "expect", "-f", pol, "--topology", topo)
+	if err != nil {
+		t.Fatalf("expect: %v\n%s", err, out)
+	}
+	want := `5432/TCP
+-        shop/web shop/db  internet
+shop/web .        .        .
+shop/db  .        .        .
+internet .        X        .
+`
+	if !strings.Contains(out, want) {
+		t.Errorf("expect output lacks the table:\n%s\nwant:\n%s", out, want)
+	}
+
+	out, err = run(t, "expect", "-f", pol, "--topology", topo, "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc expectOutput
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("json output does not decode: %v\n%s", err, out)
+	}
+	if doc.SchemaVersion != expectSchemaVersion || len(doc.Cases) != 1 || doc.Cases[0].Stages[0].Tables[0].Grid[2] != ".X." {
+		t.Errorf("unexpected json: %s", out)
+	}
+
+	out, err = run(t, "explain", "shop/web", "shop/db", "5432/TCP", "-f", pol, "--topology", topo)
+	if err != nil || !strings.Contains(out, "allowed by shop/db-from-web ingress[0] from[0] ports[0]") {
+		t.Errorf("explain: %v\n%s", err, out)
+	}
+}
+
+func TestExpectBuiltinCase(t *testing.T) {
+	out, err := run(t, "expect", "deny-all-ingress-in-x", "--port", "80", "--protocol", "udp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "80/UDP\n-   x/a x/b x/c") || strings.Contains(out, "TCP\n") {
+		t.Errorf("unexpected output:\n%s", out)
+	}
+	if !strings.Contains(out, "implementation-defined (reported, never a failure): the diagonal (loopback)") {
+		t.Errorf("loopback cells are not reported as implementation-defined:\n%s", out)
+	}
+}
+
+func TestCommandErrors(t *testing.T) {
+	bad := writeFile(t, "bad.yaml", "kind: Service\nmetadata: {name: s}\n")
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"expect", "no-such-case"}, `no case named "no-such-case"`},
+		{[]string{"expect"}, "name at least one case"},
+		{[]string{"expect", "-f", bad}, `kind "Service" is not a NetworkPolicy`},
+		{[]string{"explain", "x/a", "x/b", "80/ICMP", "--case", "deny-all-ingress-in-x"}, `protocol "ICMP"`},
+		{[]string{"explain", "x/a", "q/b", "80", "--case", "deny-all-ingress-in-x"}, `unknown destination "q/b"`},
+		{[]string{"list", "-o", "yaml"}, `--output "yaml"`},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			out, err := run(t, tc.args...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want it to mention %q\n%s", err, tc.want, out)
+			}
+		})
+	}
+}
+
+func TestListFiltersByTag(t *testing.T) {
+	out, err := run(t, "list", "--tag", "default-deny", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []struct {
+		Name string   `json:"name"`
+		Tags []string `json:"tags"`
+	}
+	if err := json.Unmarshal([]byte(out), &entries); err != nil || len(entries) == 0 {
+		t.Fatalf("list --tag default-deny: %v\n%s", err, out)
+	}
+}
