@@ -214,16 +214,17 @@ func compilePeer(np *networkingv1.NetworkPolicyPeer) (peer, error) {
 	return p, nil
 }
 
-// Evaluate decides one connection. It fails only when an endpoint is not in
-// the topology.
+// Evaluate decides one connection. From and To name endpoints of the
+// topology, or are bare IP addresses of endpoints outside it. It fails only
+// when an endpoint is neither.
 func (m *Model) Evaluate(t Traffic) (Verdict, error) {
-	from, ok := m.endpoints[t.From]
+	from, ok := m.lookup(t.From)
 	if !ok {
-		return Verdict{}, fmt.Errorf("unknown source %q", t.From)
+		return Verdict{}, fmt.Errorf("unknown source %q: want ns/pod, an external's name, or an IP address", t.From)
 	}
-	to, ok := m.endpoints[t.To]
+	to, ok := m.lookup(t.To)
 	if !ok {
-		return Verdict{}, fmt.Errorf("unknown destination %q", t.To)
+		return Verdict{}, fmt.Errorf("unknown destination %q: want ns/pod, an external's name, or an IP address", t.To)
 	}
 	if t.Protocol == "" {
 		t.Protocol = corev1.ProtocolTCP
@@ -260,6 +261,18 @@ func (m *Model) Evaluate(t Traffic) (Verdict, error) {
 		v.ImplementationDefined = append(v.ImplementationDefined, EstablishedConnection)
 	}
 	return v, nil
+}
+
+// lookup resolves an endpoint name, or an IP address outside the topology.
+func (m *Model) lookup(key string) (*endpoint, bool) {
+	if e, ok := m.endpoints[key]; ok {
+		return e, true
+	}
+	addr, err := netip.ParseAddr(key)
+	if err != nil {
+		return nil, false
+	}
+	return &endpoint{Endpoint: topology.Endpoint{Key: key, Addr: addr, External: &topology.External{Name: key, IP: key}}}, true
 }
 
 func isNode(e *endpoint) bool        { return e.External != nil && e.External.Node }

@@ -466,3 +466,25 @@ func TestUnknownEndpoint(t *testing.T) {
 		t.Errorf("Evaluate with an unknown source: %v", err)
 	}
 }
+
+// TestBareIP checks that any address outside the topology can be asked
+// about, and is selected by ipBlock only.
+func TestBareIP(t *testing.T) {
+	m, err := New(topology.Standard(), policies(t, `
+metadata: {name: p, namespace: x}
+spec:
+  podSelector: {}
+  ingress: [{from: [{ipBlock: {cidr: 192.0.2.0/24, except: [192.0.2.128/25]}}, {namespaceSelector: {}}]}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ip, want := range map[string]bool{"192.0.2.7": true, "192.0.2.200": false, "198.51.100.1": false} {
+		v, err := m.Evaluate(Traffic{From: ip, To: "x/a", Port: 80, Protocol: corev1.ProtocolTCP})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Allowed != want {
+			t.Errorf("%s -> x/a: allowed=%v, want %v\n%s", ip, v.Allowed, want, v.Explain())
+		}
+	}
+}
