@@ -3,6 +3,7 @@ package cases
 import (
 	"fmt"
 	"maps"
+	"net/netip"
 	"regexp"
 	"slices"
 
@@ -123,7 +124,8 @@ func (c *Case) stages(base *topology.Topology) ([]Stage, field.ErrorList) {
 }
 
 // placeholder is $(ns/pod): the pod's IP, so ipBlock cases work on any
-// cluster's pod IPs.
+// cluster's pod IPs. "$(y/b)" alone is the pod's single-address prefix;
+// inside a longer string it is the bare address.
 var placeholder = regexp.MustCompile(`\$\(([^)]*)\)`)
 
 // resolvePolicies returns copies of policies with every ipBlock
@@ -144,6 +146,19 @@ func resolvePolicies(policies []networkingv1.NetworkPolicy, topo *topology.Topol
 func resolvePolicy(np *networkingv1.NetworkPolicy, topo *topology.Topology, fldPath *field.Path) (*networkingv1.NetworkPolicy, field.ErrorList) {
 	var errs field.ErrorList
 	resolve := func(s string, path *field.Path) string {
+		// A field that is only a placeholder means the pod's own address,
+		// as a /32 or /128 prefix whichever family the cluster uses.
+		if m := placeholder.FindStringSubmatch(s); m != nil && m[0] == s {
+			pod := topo.Pod(m[1])
+			if pod == nil {
+				errs = append(errs, field.NotFound(path, s))
+				return s
+			}
+			if addr, err := netip.ParseAddr(pod.IP); err == nil {
+				return netip.PrefixFrom(addr, addr.BitLen()).String()
+			}
+			return pod.IP
+		}
 		return placeholder.ReplaceAllStringFunc(s, func(m string) string {
 			key := placeholder.FindStringSubmatch(m)[1]
 			pod := topo.Pod(key)

@@ -3,6 +3,7 @@ package cases
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -92,7 +93,16 @@ func validatePolicyRefs(np *networkingv1.NetworkPolicy, fldPath *field.Path, top
 	// Placeholders are resolved first so a CIDR is checked as the cluster
 	// will see it, and an unknown pod is reported as such.
 	resolved, errs := resolvePolicy(np, topo, fldPath)
-	errs = append(errs, model.ValidatePolicy(resolved, fldPath)...)
+	unresolved := map[string]bool{}
+	for _, e := range errs {
+		unresolved[e.Field] = true
+	}
+	for _, e := range model.ValidatePolicy(resolved, fldPath) {
+		// An unknown pod is already reported; its CIDR cannot be checked.
+		if !unresolved[e.Field] {
+			errs = append(errs, e)
+		}
+	}
 	if np.Namespace != "" && topo.Namespace(np.Namespace) == nil {
 		errs = append(errs, field.NotFound(fldPath.Child("metadata", "namespace"), np.Namespace))
 	}
@@ -158,8 +168,15 @@ func validateExpect(tables []PinnedTable, fldPath *field.Path, topo *topology.To
 			errs = append(errs, field.Invalid(path.Child("table"), field.OmitValueType{}, err.Error()))
 			continue
 		}
-		if !sameSet(t.From, matrix) || !sameSet(t.To, matrix) {
-			errs = append(errs, field.Invalid(path.Child("table"), field.OmitValueType{}, fmt.Sprintf("rows and columns must be exactly the matrix endpoints %v", matrix)))
+		var diffs []string
+		if d := setDiff(t.From, matrix); d != "" {
+			diffs = append(diffs, "rows"+d)
+		}
+		if d := setDiff(t.To, matrix); d != "" {
+			diffs = append(diffs, "columns"+d)
+		}
+		if len(diffs) > 0 {
+			errs = append(errs, field.Invalid(path.Child("table"), field.OmitValueType{}, fmt.Sprintf("rows and columns must be exactly the matrix endpoints %v: %s", matrix, strings.Join(diffs, "; "))))
 		}
 	}
 	return errs
@@ -200,19 +217,25 @@ func validatePortProtocol(port int32, proto corev1.Protocol, fldPath *field.Path
 	return append(errs, model.ValidateProtocol(proto, fldPath.Child("protocol"))...)
 }
 
-func sameSet(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	m := make(map[string]int, len(a))
-	for _, s := range a {
-		m[s]++
-	}
-	for _, s := range b {
-		if m[s] == 0 {
-			return false
+// setDiff describes how got differs from want as a set, or returns "".
+func setDiff(got, want []string) string {
+	var missing, extra []string
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			missing = append(missing, w)
 		}
-		m[s]--
 	}
-	return true
+	for i, g := range got {
+		if !slices.Contains(want, g) || slices.Index(got, g) != i {
+			extra = append(extra, g)
+		}
+	}
+	var d string
+	if len(missing) > 0 {
+		d += fmt.Sprintf(" missing %v", missing)
+	}
+	if len(extra) > 0 {
+		d += fmt.Sprintf(" unexpected or repeated %v", extra)
+	}
+	return d
 }

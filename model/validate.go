@@ -128,7 +128,7 @@ func validatePeer(p *networkingv1.NetworkPolicyPeer, fldPath *field.Path) field.
 func ValidateIPBlock(b *networkingv1.IPBlock, fldPath *field.Path) field.ErrorList {
 	cidr, err := netip.ParsePrefix(b.CIDR)
 	if err != nil {
-		return field.ErrorList{field.Invalid(fldPath.Child("cidr"), b.CIDR, "must be a CIDR such as 10.0.0.0/16 or $(ns/pod)/32")}
+		return field.ErrorList{field.Invalid(fldPath.Child("cidr"), b.CIDR, "must be a CIDR such as 10.0.0.0/16, or $(ns/pod) for a pod's address")}
 	}
 	var errs field.ErrorList
 	for i, s := range b.Except {
