@@ -98,7 +98,7 @@ var iptablesCompatTables = map[string]bool{
 func CleanNetfilter(before *hoststate.Snapshot) error {
 	var errs []error
 	for _, tool := range []string{"iptables", "ip6tables"} {
-		out, err := exec.Command(tool+"-save").Output()
+		out, err := exec.Command(tool + "-save").Output()
 		if err != nil {
 			continue // not installed or no such family: nothing to clean
 		}
