@@ -17,6 +17,8 @@ func NewRootCommand() *cobra.Command {
 	}
 	root.AddCommand(
 		newVersionCommand(),
+		newLocalCommand(),
+		newAgentCommand(),
 	)
 	return root
 }
