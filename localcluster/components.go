@@ -50,6 +50,9 @@ func (c *Cluster) apiserverSpec(p render.Params) proc.Spec {
 			"--service-account-key-file=" + pki("sa.pub"),
 			"--service-account-signing-key-file=" + pki("sa.key"),
 			"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+			// The node name does not resolve; the apiserver reaches kubelet
+			// (exec, logs) by the node IP.
+			"--kubelet-preferred-address-types=InternalIP",
 			"--authorization-mode=Node,RBAC",
 			"--enable-admission-plugins=NodeRestriction",
 			"--profiling=false",

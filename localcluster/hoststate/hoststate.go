@@ -147,6 +147,12 @@ func componentProcesses() []string {
 			continue
 		}
 		name := strings.TrimSpace(string(comm))
+		// A zombie holds nothing but its pid entry. Detached components
+		// are reparented to PID 1 when `local up` exits, and a PID 1 that
+		// is not an init (a container's) may never reap them.
+		if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && isZombie(string(stat)) {
+			continue
+		}
 		cg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 		// Pod processes (the agent, pause) live under kubepods.
 		if componentNames[name] || strings.Contains(string(cg), "kubepods") {
@@ -154,6 +160,12 @@ func componentProcesses() []string {
 		}
 	}
 	return out
+}
+
+func isZombie(stat string) bool {
+	i := strings.LastIndexByte(stat, ')')
+	f := strings.Fields(stat[i+1:])
+	return i >= 0 && len(f) > 0 && (f[0] == "Z" || f[0] == "X")
 }
 
 // Save writes the snapshot as JSON.
