@@ -20,6 +20,8 @@ func NewRootCommand() *cobra.Command {
 		newExplainCommand(),
 		newListCommand(),
 		newVersionCommand(),
+		newLocalCommand(),
+		newAgentCommand(),
 	)
 	return root
 }

@@ -1,0 +1,156 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/netpol-conformance/netpol-conformance/localcluster"
+	"github.com/netpol-conformance/netpol-conformance/localcluster/enforcer"
+)
+
+const modulePath = "github.com/netpol-conformance/netpol-conformance"
+
+func newLocalCommand() *cobra.Command {
+	var stateDir string
+	cmd := &cobra.Command{
+		Use:   "local",
+		Short: "Run a real single-node cluster on this machine with a chosen NetworkPolicy enforcer",
+		Long: `local runs etcd, the Kubernetes control plane, containerd, kubelet, kube-proxy and a
+NetworkPolicy enforcer as host processes (Linux, root). See docs/local-cluster.md.`,
+	}
+	cmd.PersistentFlags().StringVar(&stateDir, "state-dir", "", "directory for all state, logs and pid files (default <repo>/_output/local)")
+	cluster := func(cmd *cobra.Command, enf string) (*localcluster.Cluster, error) {
+		root, err := repoRoot()
+		if err != nil {
+			return nil, err
+		}
+		return localcluster.New(localcluster.Options{RepoRoot: root, StateDir: stateDir, Enforcer: enf, Out: cmd.OutOrStdout()})
+	}
+
+	var enf string
+	up := &cobra.Command{
+		Use:   "up",
+		Short: "Bring the cluster up (reuses a healthy one)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if os.Geteuid() != 0 {
+				return errors.New("local up must run as root: it starts kubelet and containerd and changes routes and netfilter")
+			}
+			c, err := cluster(cmd, enf)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if err := c.Up(ctx); err != nil {
+				return fmt.Errorf("local up: %w\n(run `netpol-conformance local down` to clean up)", err)
+			}
+			return nil
+		},
+	}
+	up.Flags().StringVar(&enf, "enforcer", "kube-router", fmt.Sprintf("NetworkPolicy enforcer: one of %s", strings.Join(enforcer.Names(), ", ")))
+
+	down := &cobra.Command{
+		Use:   "down",
+		Short: "Stop the cluster and undo every host change, then check the host is as before",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := cluster(cmd, "")
+			if err != nil {
+				return err
+			}
+			return c.Down(context.Background())
+		},
+	}
+
+	status := &cobra.Command{
+		Use:   "status",
+		Short: "Show the cluster's components, their pids and memory",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := cluster(cmd, "")
+			if err != nil {
+				return err
+			}
+			st, err := c.Status()
+			if err != nil {
+				return err
+			}
+			if len(st.Components) == 0 {
+				fmt.Fprintln(cmd.OutOrStdout(), "no local cluster")
+				return errors.New("no local cluster")
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "COMPONENT\tPID\tSTATE\tRSS")
+			var total int64
+			for _, cs := range st.Components {
+				state := "exited"
+				if cs.Running {
+					state = "running"
+				}
+				total += cs.RSSBytes
+				fmt.Fprintf(w, "%s\t%d\t%s\t%d MiB\n", cs.Name, cs.Pid, state, cs.RSSBytes>>20)
+			}
+			fmt.Fprintf(w, "total\t\t\t%d MiB\n", total>>20)
+			_ = w.Flush()
+			fmt.Fprintf(cmd.OutOrStdout(), "enforcer: %s\nkubeconfig: %s\n", st.Enforcer, st.Kubeconfig)
+			if !st.Up {
+				return errors.New("cluster is not fully up")
+			}
+			return nil
+		},
+	}
+
+	kubeconfig := &cobra.Command{
+		Use:   "kubeconfig",
+		Short: "Print the path of the cluster's admin kubeconfig",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := cluster(cmd, "")
+			if err != nil {
+				return err
+			}
+			if _, err := os.Stat(c.KubeconfigPath()); err != nil {
+				return fmt.Errorf("no kubeconfig yet: %w", err)
+			}
+			_, err = fmt.Fprintln(cmd.OutOrStdout(), c.KubeconfigPath())
+			return err
+		},
+	}
+	cmd.AddCommand(up, down, status, kubeconfig)
+	return cmd
+}
+
+// repoRoot finds the netpol-conformance source tree from the working
+// directory: the cluster is built from the Kubernetes version its go.mod pins.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if f, err := os.Open(filepath.Join(dir, "go.mod")); err == nil {
+			sc := bufio.NewScanner(f)
+			sc.Scan()
+			f.Close()
+			if strings.TrimSpace(strings.TrimPrefix(sc.Text(), "module")) == modulePath {
+				return dir, nil
+			}
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("run `local` inside the netpol-conformance source tree: it builds Kubernetes from the version its go.mod pins")
+		}
+		dir = parent
+	}
+}

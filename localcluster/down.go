@@ -1,0 +1,197 @@
+package localcluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/netpol-conformance/netpol-conformance/localcluster/cri"
+	"github.com/netpol-conformance/netpol-conformance/localcluster/enforcer"
+	"github.com/netpol-conformance/netpol-conformance/localcluster/hostchange"
+	"github.com/netpol-conformance/netpol-conformance/localcluster/hoststate"
+	"github.com/netpol-conformance/netpol-conformance/localcluster/proc"
+)
+
+// Down stops what Up started, removes the pods through CRI, undoes every
+// host change and then compares the host with the snapshot taken before Up:
+// any difference is an error listing each one. Down with nothing up is a
+// no-op.
+func (c *Cluster) Down(ctx context.Context) error {
+	unlock, err := c.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	before, err := hoststate.Load(c.snapshotPath())
+	if errors.Is(err, os.ErrNotExist) {
+		before = nil
+	} else if err != nil {
+		return err
+	}
+	recorded := c.sup.Recorded()
+	if before == nil && len(recorded) == 0 {
+		c.logf("nothing to tear down in %s", c.opts.StateDir)
+		return nil
+	}
+	rec, _ := c.loadRecord()
+	var errs []error
+
+	// Stop the node side first so nothing recreates pods or rules, then
+	// remove the pods through CRI while containerd still runs (CNI DEL
+	// releases veths, IPs and netns), then the control plane.
+	for _, name := range stopOrder(recorded, rec) {
+		if name == "containerd" {
+			if _, ok := c.sup.Running("containerd"); ok && rec != nil {
+				cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+				n, err := cri.RemoveAllPods(cctx, rec.Params.ContainerdSocket)
+				cancel()
+				if err != nil {
+					errs = append(errs, fmt.Errorf("removing pods through CRI: %w", err))
+				}
+				c.logf("removed %d pod sandboxes through CRI", n)
+			}
+		}
+		if err := c.sup.Stop(name, 15*time.Second); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		c.logf("stopped %s", name)
+	}
+	if rec != nil {
+		errs = append(errs, c.killShims(rec.Params.ContainerdSocket))
+	}
+	if before == nil {
+		return errors.Join(errs...)
+	}
+
+	if rec != nil {
+		if drv, err := enforcer.Get(rec.Enforcer); err == nil {
+			errs = append(errs, drv.Cleanup(ctx, enforcer.Env{Builder: c.builder()}))
+		}
+	}
+	bridge := Bridge
+	errs = append(errs,
+		hostchange.CleanNetfilter(before),
+		hostchange.CleanLinksAndNamespaces(before, bridge),
+		hostchange.Unmount(before, []string{c.opts.StateDir, "/run/containerd", "/run/netns"}),
+		hostchange.RemoveKubepodsCgroups(before),
+	)
+	if rec != nil {
+		errs = append(errs, hostchange.RemoveGuard(rec.Params))
+	}
+	errs = append(errs, hostchange.RestoreSysctls(before), hostchange.RemoveNewPaths(before))
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("tearing down: %w", err)
+	}
+
+	after, err := hoststate.Capture()
+	if err != nil {
+		return fmt.Errorf("snapshotting host after teardown: %w", err)
+	}
+	if diff := hoststate.Diff(before, after); len(diff) > 0 {
+		_ = after.Save(c.path("host-after.json"))
+		return fmt.Errorf("the host is not as before `local up` (%d differences; snapshots in %s and %s):\n  %s",
+			len(diff), c.snapshotPath(), c.path("host-after.json"), strings.Join(diff, "\n  "))
+	}
+	if err := os.Remove(c.snapshotPath()); err != nil {
+		return fmt.Errorf("removing host snapshot: %w", err)
+	}
+	_ = os.Remove(c.path("host-after.json"))
+	_ = os.Remove(c.recordPath())
+	c.logf("host is as before `local up`: routes, netfilter, ipsets, links, netns, mounts, sysctls, cgroups and processes checked")
+	return nil
+}
+
+// stopOrder is the reverse start order, with any recorded process that the
+// record does not list stopped first.
+func stopOrder(recorded []string, rec *record) []string {
+	listed := map[string]bool{}
+	var order []string
+	if rec != nil {
+		for i := len(rec.Components) - 1; i >= 0; i-- {
+			order = append(order, rec.Components[i])
+			listed[rec.Components[i]] = true
+		}
+	}
+	var extra []string
+	for _, r := range recorded {
+		if !listed[r] {
+			extra = append(extra, r)
+		}
+	}
+	sort.Strings(extra)
+	return append(extra, order...)
+}
+
+// killShims stops containerd-shim processes left by our containerd (they
+// name its socket in their command line); shims of any other containerd
+// are not touched.
+func (c *Cluster) killShims(socket string) error {
+	entries, _ := os.ReadDir("/proc")
+	var errs []error
+	for _, e := range entries {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(cmdline), "\x00")
+		if !strings.HasPrefix(filepath.Base(args[0]), "containerd-shim") || !strings.Contains(string(cmdline), socket) {
+			continue
+		}
+		var pid int
+		fmt.Sscanf(e.Name(), "%d", &pid)
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			errs = append(errs, fmt.Errorf("killing leftover shim %d: %w", pid, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Status describes the components of the cluster.
+type Status struct {
+	Enforcer   string
+	Kubeconfig string
+	Components []ComponentStatus
+	// Up is true when every recorded component runs.
+	Up bool
+}
+
+// ComponentStatus is one host process.
+type ComponentStatus struct {
+	Name     string
+	Pid      int
+	Running  bool
+	RSSBytes int64
+}
+
+// Status reports which components run and their memory.
+func (c *Cluster) Status() (*Status, error) {
+	st := &Status{Kubeconfig: c.KubeconfigPath()}
+	rec, err := c.loadRecord()
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	names := c.sup.Recorded()
+	if rec != nil {
+		st.Enforcer = rec.Enforcer
+		names = rec.Components
+	}
+	st.Up = len(names) > 0
+	for _, n := range names {
+		pid, ok := c.sup.Running(n)
+		cs := ComponentStatus{Name: n, Pid: pid, Running: ok}
+		if ok {
+			cs.RSSBytes, _ = proc.RSS(pid)
+		} else {
+			st.Up = false
+		}
+		st.Components = append(st.Components, cs)
+	}
+	return st, nil
+}

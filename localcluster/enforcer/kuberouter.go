@@ -1,0 +1,102 @@
+package enforcer
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/netpol-conformance/netpol-conformance/localcluster/gobuild"
+	"github.com/netpol-conformance/netpol-conformance/localcluster/proc"
+)
+
+const (
+	kubeRouterModule  = "github.com/cloudnativelabs/kube-router/v2"
+	kubeRouterVersion = "v2.1.0"
+	// KubeRouterHealthPort is kube-router's /healthz port (its default).
+	KubeRouterHealthPort = 20244
+)
+
+// KubeRouter runs kube-router's network policy controller only, as a host
+// process: no BGP, no service proxy (kube-proxy does that), no CNI (the
+// bridge plugin does that). It denies with REJECT, so blocked connections
+// are refused, not timed out. It works unmodified on this machine.
+type KubeRouter struct{}
+
+func init() { register(KubeRouter{}) }
+
+func (KubeRouter) Name() string   { return "kube-router" }
+func (KubeRouter) Enforces() bool { return true }
+
+func (KubeRouter) binary(env Env) string { return filepath.Join(env.Builder.BinDir, "kube-router") }
+
+// Build builds kube-router from its own module (its go.mod has Kubernetes
+// versions of its own; it must not enter ours).
+func (KubeRouter) Build(ctx context.Context, env Env) error {
+	_, err := env.Builder.Module(ctx, gobuild.ModuleBuild{
+		Module:  kubeRouterModule,
+		Version: kubeRouterVersion,
+		Package: "./cmd/kube-router",
+		Name:    "kube-router",
+		LDFlags: "-X " + kubeRouterModule + "/pkg/version.Version=" + kubeRouterVersion,
+	})
+	if err != nil {
+		return fmt.Errorf("building kube-router: %w", err)
+	}
+	return nil
+}
+
+func (k KubeRouter) Processes(env Env) []proc.Spec {
+	return []proc.Spec{{
+		Name: "kube-router",
+		Path: k.binary(env),
+		Args: []string{
+			"--kubeconfig=" + env.Kubeconfig,
+			"--hostname-override=" + env.NodeName,
+			"--run-firewall=true",
+			"--run-router=false",
+			"--run-service-proxy=false",
+			"--enable-cni=false",
+			"--enable-pod-egress=false",
+			"--service-cluster-ip-range=" + env.ServiceCIDR,
+			fmt.Sprintf("--health-port=%d", KubeRouterHealthPort),
+			"--metrics-port=0",
+			"--v=1",
+		},
+		Ports: []string{fmt.Sprintf("0.0.0.0:%d", KubeRouterHealthPort)},
+	}}
+}
+
+// Ready waits for kube-router's health endpoint, which turns 200 once the
+// policy controller has completed a full sync.
+func (KubeRouter) Ready(ctx context.Context, env Env) error {
+	url := fmt.Sprintf("http://127.0.0.1:%d/healthz", KubeRouterHealthPort)
+	var last string
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = fmt.Sprintf("%s: %d %s", url, resp.StatusCode, body)
+		} else {
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("kube-router not healthy: %s: %w", last, ctx.Err())
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// Cleanup has nothing of its own to do: kube-router's KUBE-ROUTER-*,
+// KUBE-NWPLCY-* and KUBE-POD-FW-* chains and its ipsets are new since the
+// snapshot and removed by the harness. Its --cleanup-config is deliberately
+// not used: it also flushes every IPVS service of the host (facts file).
+func (KubeRouter) Cleanup(context.Context, Env) error { return nil }

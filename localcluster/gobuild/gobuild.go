@@ -1,0 +1,188 @@
+// Package gobuild builds the local cluster's binaries: the Kubernetes
+// components from the k8s.io/kubernetes version our go.mod pins, our own
+// static binaries, and third-party enforcers from their own module
+// directory (never through our go.mod, whose Kubernetes versions they would
+// bump). Results are cached in the bin directory with a stamp per build.
+package gobuild
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// KubernetesComponents are built from k8s.io/kubernetes/cmd/<name>.
+var KubernetesComponents = []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl"}
+
+// Builder builds into BinDir, logging go's output to Log.
+type Builder struct {
+	// RepoRoot is the directory of our go.mod.
+	RepoRoot string
+	BinDir   string
+	// SrcDir receives copies of third-party module sources.
+	SrcDir string
+	Log    io.Writer
+}
+
+// env is the build environment: GOSUMDB is off because the checksum
+// database is unreachable here (facts file); module sums come from go.sum.
+func (b *Builder) env(extra ...string) []string {
+	env := append(os.Environ(), "GOSUMDB=off", "GOWORK=off", "GOFLAGS=")
+	return append(env, extra...)
+}
+
+func (b *Builder) goCmd(ctx context.Context, dir string, extraEnv []string, args ...string) error {
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = dir
+	cmd.Env = b.env(extraEnv...)
+	cmd.Stdout, cmd.Stderr = b.Log, b.Log
+	fmt.Fprintf(b.Log, "+ (cd %s && go %s)\n", dir, strings.Join(args, " "))
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go %s in %s: %w", args[0], dir, err)
+	}
+	return nil
+}
+
+// KubernetesVersion is the k8s.io/kubernetes version our go.mod pins.
+func (b *Builder) KubernetesVersion(ctx context.Context) (string, error) {
+	cmd := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Version}}", "k8s.io/kubernetes")
+	cmd.Dir = b.RepoRoot
+	cmd.Env = b.env()
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("reading the pinned k8s.io/kubernetes version: %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// VersionLDFlags sets the version variables that a build outside the
+// Kubernetes tree leaves empty (binaries would report v0.0.0).
+func VersionLDFlags(version string) string {
+	major, minor := "", ""
+	if parts := strings.SplitN(strings.TrimPrefix(version, "v"), ".", 3); len(parts) >= 2 {
+		major, minor = parts[0], parts[1]
+	}
+	var flags []string
+	for _, pkg := range []string{"k8s.io/component-base/version", "k8s.io/client-go/pkg/version"} {
+		flags = append(flags,
+			"-X "+pkg+".gitVersion="+version,
+			"-X "+pkg+".gitMajor="+major,
+			"-X "+pkg+".gitMinor="+minor,
+			"-X "+pkg+".gitTreeState=clean")
+	}
+	return "-s -w " + strings.Join(flags, " ")
+}
+
+// Kubernetes builds the components unless all of them exist with a stamp for
+// the same version and flags. It reports whether it built.
+func (b *Builder) Kubernetes(ctx context.Context) (bool, error) {
+	version, err := b.KubernetesVersion(ctx)
+	if err != nil {
+		return false, err
+	}
+	ldflags := VersionLDFlags(version)
+	stamp := filepath.Join(b.BinDir, ".kubernetes.stamp")
+	want := version + "\n" + ldflags + "\n"
+	if b.fresh(stamp, want, KubernetesComponents...) {
+		return false, nil
+	}
+	args := []string{"build", "-trimpath", "-ldflags", ldflags, "-o", b.BinDir + "/"}
+	for _, c := range KubernetesComponents {
+		args = append(args, "k8s.io/kubernetes/cmd/"+c)
+	}
+	if err := os.MkdirAll(b.BinDir, 0o755); err != nil {
+		return false, fmt.Errorf("creating %s: %w", b.BinDir, err)
+	}
+	if err := b.goCmd(ctx, b.RepoRoot, nil, args...); err != nil {
+		return false, fmt.Errorf("building Kubernetes %s: %w", version, err)
+	}
+	return true, os.WriteFile(stamp, []byte(want), 0o644)
+}
+
+// Static builds a package of our module as a static binary (for images).
+func (b *Builder) Static(ctx context.Context, pkg, name string) (string, error) {
+	out := filepath.Join(b.BinDir, name)
+	if err := b.goCmd(ctx, b.RepoRoot, []string{"CGO_ENABLED=0"}, "build", "-trimpath", "-ldflags", "-s -w", "-o", out, pkg); err != nil {
+		return "", fmt.Errorf("building %s: %w", pkg, err)
+	}
+	return out, nil
+}
+
+// ModuleBuild describes a binary built from a third-party module.
+type ModuleBuild struct {
+	Module, Version string
+	// Package is relative to the module root, e.g. "./cmd/kube-router".
+	Package string
+	Name    string
+	LDFlags string
+	// Patch, when set, edits the pristine module copy before the build;
+	// PatchID names it in the stamp so a changed patch rebuilds.
+	Patch   func(dir string) error
+	PatchID string
+}
+
+// Module copies the module's source out of the module cache (read-only
+// there) and builds in the copy, as its own main module with its own go.sum.
+func (b *Builder) Module(ctx context.Context, m ModuleBuild) (string, error) {
+	out := filepath.Join(b.BinDir, m.Name)
+	stamp := out + ".stamp"
+	want := m.Module + "@" + m.Version + " " + m.PatchID + " " + m.LDFlags + "\n"
+	if b.fresh(stamp, want, m.Name) {
+		return out, nil
+	}
+	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", m.Module+"@"+m.Version)
+	cmd.Dir = os.TempDir()
+	cmd.Env = b.env()
+	raw, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("downloading %s@%s: %w", m.Module, m.Version, err)
+	}
+	var info struct{ Dir, Error string }
+	if err := json.Unmarshal(raw, &info); err != nil || info.Dir == "" {
+		return "", fmt.Errorf("downloading %s@%s: %s %v", m.Module, m.Version, info.Error, err)
+	}
+	src := filepath.Join(b.SrcDir, filepath.Base(m.Module)+"@"+m.Version)
+	if err := os.RemoveAll(src); err != nil {
+		return "", fmt.Errorf("clearing %s: %w", src, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(src), 0o755); err != nil {
+		return "", fmt.Errorf("creating %s: %w", b.SrcDir, err)
+	}
+	for _, c := range [][]string{{"cp", "-a", info.Dir, src}, {"chmod", "-R", "u+w", src}} {
+		if out, err := exec.CommandContext(ctx, c[0], c[1:]...).CombinedOutput(); err != nil {
+			return "", fmt.Errorf("%s: %w: %s", strings.Join(c, " "), err, out)
+		}
+	}
+	if m.Patch != nil {
+		if err := m.Patch(src); err != nil {
+			return "", fmt.Errorf("patching %s: %w", m.Module, err)
+		}
+	}
+	if err := os.MkdirAll(b.BinDir, 0o755); err != nil {
+		return "", fmt.Errorf("creating %s: %w", b.BinDir, err)
+	}
+	args := []string{"build", "-trimpath", "-mod=mod", "-ldflags", "-s -w " + m.LDFlags, "-o", out, m.Package}
+	if err := b.goCmd(ctx, src, []string{"CGO_ENABLED=0"}, args...); err != nil {
+		return "", fmt.Errorf("building %s@%s: %w", m.Module, m.Version, err)
+	}
+	return out, os.WriteFile(stamp, []byte(want), 0o644)
+}
+
+// fresh reports whether every named binary exists and stamp holds want.
+func (b *Builder) fresh(stamp, want string, names ...string) bool {
+	got, err := os.ReadFile(stamp)
+	if err != nil || string(got) != want {
+		return false
+	}
+	for _, n := range names {
+		if fi, err := os.Stat(filepath.Join(b.BinDir, n)); err != nil || fi.Size() == 0 {
+			return false
+		}
+	}
+	return true
+}

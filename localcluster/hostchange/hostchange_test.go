@@ -1,0 +1,49 @@
+package hostchange
+
+import (
+	"testing"
+)
+
+func TestUndoScript(t *testing.T) {
+	before := []string{
+		"*filter", ":INPUT ACCEPT [-]", ":FORWARD ACCEPT [-]", ":OUTPUT ACCEPT [-]", ":DOCKER-USER - [-]",
+		"-A FORWARD -j DOCKER-USER", "COMMIT",
+	}
+	tests := []struct {
+		name string
+		now  string
+		want string
+	}{
+		{"nothing new", "*filter\n:INPUT ACCEPT [5:6]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n:DOCKER-USER - [0:0]\n-A FORWARD -j DOCKER-USER\nCOMMIT\n", ""},
+		{"kube-router chains and jumps", `# Generated
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:DOCKER-USER - [0:0]
+:KUBE-ROUTER-FORWARD - [0:0]
+:KUBE-POD-FW-ABC - [0:0]
+-A FORWARD -m comment --comment "kube-router netpol - X" -j KUBE-ROUTER-FORWARD
+-A FORWARD -j DOCKER-USER
+-A KUBE-ROUTER-FORWARD -j KUBE-POD-FW-ABC
+-A KUBE-POD-FW-ABC -j REJECT
+COMMIT
+`, `*filter
+-D FORWARD -m comment --comment "kube-router netpol - X" -j KUBE-ROUTER-FORWARD
+-F KUBE-ROUTER-FORWARD
+-F KUBE-POD-FW-ABC
+-X KUBE-ROUTER-FORWARD
+-X KUBE-POD-FW-ABC
+COMMIT
+`},
+		{"table that did not exist", "*nat\n:PREROUTING ACCEPT [0:0]\n:KUBE-SERVICES - [0:0]\n-A PREROUTING -j KUBE-SERVICES\nCOMMIT\n",
+			"*nat\n-F PREROUTING\n-F KUBE-SERVICES\n-X KUBE-SERVICES\nCOMMIT\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := UndoScript(before, tt.now); got != tt.want {
+				t.Errorf("got:\n%s\nwant:\n%s", got, tt.want)
+			}
+		})
+	}
+}

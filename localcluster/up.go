@@ -1,0 +1,363 @@
+package localcluster
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/netpol-conformance/netpol-conformance/localcluster/cri"
+	"github.com/netpol-conformance/netpol-conformance/localcluster/debpkg"
+	"github.com/netpol-conformance/netpol-conformance/localcluster/enforcer"
+	"github.com/netpol-conformance/netpol-conformance/localcluster/hostchange"
+	"github.com/netpol-conformance/netpol-conformance/localcluster/hoststate"
+	"github.com/netpol-conformance/netpol-conformance/localcluster/images"
+	"github.com/netpol-conformance/netpol-conformance/localcluster/pki"
+	"github.com/netpol-conformance/netpol-conformance/localcluster/proc"
+	"github.com/netpol-conformance/netpol-conformance/localcluster/render"
+)
+
+// Up brings the cluster up, or reuses it when it is already up and healthy
+// with the same enforcer. On failure it stops and returns an error naming the
+// component, with the end of its log; `Down` cleans whatever was started.
+func (c *Cluster) Up(ctx context.Context) error {
+	unlock, err := c.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	drv, err := enforcer.Get(c.opts.Enforcer)
+	if err != nil {
+		return err
+	}
+	if reused, err := c.checkPrevious(ctx, drv); err != nil || reused {
+		return err
+	}
+
+	t0 := time.Now()
+	if err := debpkg.Ensure(debpkg.Required, c.opts.Out); err != nil {
+		return fmt.Errorf("installing Debian packages: %w", err)
+	}
+
+	// Builds first: they are the slow, failure-prone part and touch nothing
+	// on the host.
+	if err := os.MkdirAll(c.path("logs"), 0o755); err != nil {
+		return fmt.Errorf("creating log dir: %w", err)
+	}
+	buildLogPath := c.path("logs", "build.log")
+	buildLog, err := os.OpenFile(buildLogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("opening build log: %w", err)
+	}
+	defer buildLog.Close()
+	b := c.builder()
+	b.Log = buildLog
+	tb := time.Now()
+	built, err := b.Kubernetes(ctx)
+	if err != nil {
+		return &proc.ComponentError{Component: "build of Kubernetes", LogPath: buildLogPath, Err: err}
+	}
+	c.logf("kubernetes binaries: %s (%s)", map[bool]string{true: "built", false: "reused"}[built], time.Since(tb).Round(time.Second))
+	env := enforcer.Env{Builder: b, Kubeconfig: c.path("enforcer.kubeconfig"), NodeName: NodeName, ClusterCIDR: ClusterCIDR, ServiceCIDR: ServiceCIDR}
+	tb = time.Now()
+	if err := drv.Build(ctx, env); err != nil {
+		return &proc.ComponentError{Component: "build of enforcer " + drv.Name(), LogPath: buildLogPath, Err: err}
+	}
+	agentBin, err := b.Static(ctx, "./cmd/netpol-conformance", "netpol-conformance-static")
+	if err != nil {
+		return &proc.ComponentError{Component: "build of the agent", LogPath: buildLogPath, Err: err}
+	}
+	pauseBin, err := b.Static(ctx, "./cmd/netpol-pause", "netpol-pause")
+	if err != nil {
+		return &proc.ComponentError{Component: "build of pause", LogPath: buildLogPath, Err: err}
+	}
+	c.logf("enforcer %s and images' binaries ready (%s)", drv.Name(), time.Since(tb).Round(time.Second))
+
+	dev, nodeIP, err := uplink()
+	if err != nil {
+		return err
+	}
+	p := c.params(dev, nodeIP)
+	env.NodeIP = nodeIP
+	if err := p.Validate(); err != nil {
+		return err
+	}
+
+	// Record the host before the first change; `down` proves it is back.
+	before, err := hoststate.Capture()
+	if err != nil {
+		return fmt.Errorf("snapshotting host state: %w", err)
+	}
+	if err := before.Save(c.snapshotPath()); err != nil {
+		return err
+	}
+	rec := &record{Enforcer: drv.Name(), Params: p, StartedAt: time.Now()}
+	if err := c.saveRecord(rec); err != nil {
+		return err
+	}
+	if err := c.writeFiles(p); err != nil {
+		return err
+	}
+	if err := hostchange.InstallGuard(p); err != nil {
+		return fmt.Errorf("installing safety guard: %w", err)
+	}
+	c.logf("safety guard installed (nftables table %s, blackhole routes for %s and %s)", render.GuardTable, ClusterCIDR, ServiceCIDR)
+
+	start := func(spec proc.Spec, ready func(context.Context) error, timeout time.Duration) error {
+		rec.Components = append(rec.Components, spec.Name)
+		if err := c.saveRecord(rec); err != nil {
+			return err
+		}
+		pr, err := c.sup.Start(spec)
+		if err != nil {
+			return err
+		}
+		if err := c.waitReady(ctx, pr, timeout, ready); err != nil {
+			return &proc.ComponentError{Component: spec.Name, LogPath: c.sup.LogPath(spec.Name), Err: err}
+		}
+		c.logf("%-24s ready (pid %d)", spec.Name, pr.Pid)
+		return nil
+	}
+	admin, err := c.adminHTTPClient()
+	if err != nil {
+		return err
+	}
+	apiURL := fmt.Sprintf("https://%s", net.JoinHostPort(nodeIP, fmt.Sprint(APIPort)))
+	for _, step := range []struct {
+		spec    proc.Spec
+		ready   func(context.Context) error
+		timeout time.Duration
+	}{
+		{c.etcdSpec(), httpReady(http.DefaultClient, "http://127.0.0.1:2379/health"), 30 * time.Second},
+		{c.apiserverSpec(p), httpReady(admin, apiURL+"/readyz"), 90 * time.Second},
+		{c.controllerManagerSpec(), httpReady(insecureLocal(), "https://127.0.0.1:10257/healthz"), 60 * time.Second},
+		{c.schedulerSpec(), httpReady(insecureLocal(), "https://127.0.0.1:10259/healthz"), 60 * time.Second},
+		{c.containerdSpec(), func(ctx context.Context) error { _, err := cri.Version(ctx, p.ContainerdSocket); return err }, 30 * time.Second},
+	} {
+		if err := start(step.spec, step.ready, step.timeout); err != nil {
+			return err
+		}
+	}
+	if err := c.importImages(p, agentBin, pauseBin); err != nil {
+		return &proc.ComponentError{Component: "image import", LogPath: c.sup.LogPath("containerd"), Err: err}
+	}
+	if err := c.bootstrapRBAC(ctx); err != nil {
+		return fmt.Errorf("creating RBAC for the enforcer: %w", err)
+	}
+	tNode := time.Now()
+	for _, step := range []struct {
+		spec    proc.Spec
+		ready   func(context.Context) error
+		timeout time.Duration
+	}{
+		{c.kubeletSpec(p), httpReady(http.DefaultClient, "http://127.0.0.1:10248/healthz"), 60 * time.Second},
+		{c.kubeProxySpec(), httpReady(http.DefaultClient, "http://127.0.0.1:10256/healthz"), 60 * time.Second},
+	} {
+		if err := start(step.spec, step.ready, step.timeout); err != nil {
+			return err
+		}
+	}
+	if err := c.waitNodeReady(ctx, 90*time.Second); err != nil {
+		return &proc.ComponentError{Component: "kubelet (node never Ready)", LogPath: c.sup.LogPath("kubelet"), Err: err}
+	}
+	c.logf("node %s Ready %s after kubelet start", NodeName, time.Since(tNode).Round(100*time.Millisecond))
+	for _, spec := range drv.Processes(env) {
+		if err := start(spec, func(ctx context.Context) error { return drv.Ready(ctx, env) }, 90*time.Second); err != nil {
+			return err
+		}
+	}
+	if err := c.runCheckPod(ctx, 90*time.Second); err != nil {
+		return &proc.ComponentError{Component: "test pod", LogPath: c.sup.LogPath("kubelet"), Err: err}
+	}
+	c.logf("cluster up with enforcer %s in %s", drv.Name(), time.Since(t0).Round(time.Second))
+	c.logf("kubeconfig: %s", c.KubeconfigPath())
+	return nil
+}
+
+// checkPrevious decides what to do when a cluster may already exist: reuse
+// it when it is fully up with the same enforcer, refuse otherwise.
+func (c *Cluster) checkPrevious(ctx context.Context, drv enforcer.Driver) (bool, error) {
+	var running, stopped []string
+	for _, name := range c.sup.Recorded() {
+		if _, ok := c.sup.Running(name); ok {
+			running = append(running, name)
+		} else {
+			stopped = append(stopped, name)
+		}
+	}
+	rec, recErr := c.loadRecord()
+	if len(running) == 0 {
+		if _, err := os.Stat(c.snapshotPath()); err == nil {
+			return false, fmt.Errorf("a previous `local up` in %s did not finish and was not torn down (host changes may remain): run `local down` first", c.opts.StateDir)
+		}
+		return false, nil
+	}
+	if recErr != nil || len(stopped) > 0 || len(running) != len(rec.Components) {
+		return false, fmt.Errorf("a previous cluster in %s is partly running (running: %v, exited: %v): run `local down` first", c.opts.StateDir, running, stopped)
+	}
+	if rec.Enforcer != drv.Name() {
+		return false, fmt.Errorf("a cluster with enforcer %s is already up in %s: run `local down` before `up --enforcer %s`", rec.Enforcer, c.opts.StateDir, drv.Name())
+	}
+	if err := c.waitNodeReady(ctx, 10*time.Second); err != nil {
+		return false, fmt.Errorf("a cluster is running in %s but its node is not Ready (%v): run `local down` first", c.opts.StateDir, err)
+	}
+	c.logf("cluster already up with enforcer %s; reusing it", rec.Enforcer)
+	c.logf("kubeconfig: %s", c.KubeconfigPath())
+	return true, nil
+}
+
+// waitReady polls ready until it succeeds, the process exits or timeout.
+func (c *Cluster) waitReady(ctx context.Context, p *proc.Process, timeout time.Duration, ready func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var last error
+	for {
+		select {
+		case <-p.Exited:
+			return fmt.Errorf("process exited: %w", p.ExitErr())
+		default:
+		}
+		rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
+		last = ready(rctx)
+		rcancel()
+		if last == nil {
+			return nil
+		}
+		select {
+		case <-p.Exited:
+			return fmt.Errorf("process exited: %w", p.ExitErr())
+		case <-ctx.Done():
+			return fmt.Errorf("not ready after %s: %w", timeout, last)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func httpReady(client *http.Client, url string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: %s: %s", url, resp.Status, body)
+		}
+		return nil
+	}
+}
+
+// insecureLocal probes the health endpoints of controller-manager and
+// scheduler on 127.0.0.1, served with certificates they generate in memory.
+func insecureLocal() *http.Client {
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // loopback health probe only
+}
+
+func (c *Cluster) adminHTTPClient() (*http.Client, error) {
+	cert, err := tls.LoadX509KeyPair(c.path("pki", "admin.crt"), c.path("pki", "admin.key"))
+	if err != nil {
+		return nil, fmt.Errorf("loading admin certificate: %w", err)
+	}
+	caPEM, err := os.ReadFile(c.path("pki", "ca.crt"))
+	if err != nil {
+		return nil, fmt.Errorf("reading CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool}}}, nil
+}
+
+// writeFiles generates certificates, kubeconfigs and component configs.
+func (c *Cluster) writeFiles(p render.Params) error {
+	pkiDir := c.path("pki")
+	ca, err := pki.LoadOrCreateCA(pkiDir)
+	if err != nil {
+		return fmt.Errorf("certificate authority: %w", err)
+	}
+	if _, _, err := pki.EnsureServiceAccountKey(pkiDir); err != nil {
+		return err
+	}
+	nodeIP := net.ParseIP(p.NodeIP)
+	leaves := []pki.Leaf{
+		{Name: "apiserver", CommonName: "kube-apiserver", Server: true,
+			DNSNames: []string{"kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", "localhost"},
+			IPs:      []net.IP{nodeIP, net.ParseIP(APIService), net.ParseIP("127.0.0.1")}},
+		{Name: "apiserver-kubelet-client", CommonName: "kube-apiserver-kubelet-client", Organization: []string{"system:masters"}, Client: true},
+		{Name: "admin", CommonName: "netpol-local-admin", Organization: []string{"system:masters"}, Client: true},
+		{Name: "controller-manager", CommonName: "system:kube-controller-manager", Client: true},
+		{Name: "scheduler", CommonName: "system:kube-scheduler", Client: true},
+		{Name: "kubelet", CommonName: "system:node:" + NodeName, Organization: []string{"system:nodes"}, Client: true},
+		{Name: "kube-proxy", CommonName: "system:kube-proxy", Client: true},
+		{Name: "enforcer", CommonName: enforcerUser, Client: true},
+	}
+	server := fmt.Sprintf("https://%s", net.JoinHostPort(p.NodeIP, fmt.Sprint(APIPort)))
+	kubeconfigs := map[string]string{
+		"admin": c.KubeconfigPath(), "controller-manager": c.path("controller-manager.kubeconfig"),
+		"scheduler": c.path("scheduler.kubeconfig"), "kubelet": p.KubeletKubeconfig,
+		"kube-proxy": p.ProxyKubeconfig, "enforcer": c.path("enforcer.kubeconfig"),
+	}
+	for _, l := range leaves {
+		certPath, keyPath, err := ca.Issue(pkiDir, l)
+		if err != nil {
+			return err
+		}
+		if kc, ok := kubeconfigs[l.Name]; ok {
+			data, err := render.Kubeconfig(render.KubeconfigParams{Server: server, CAFile: ca.CertPath, CertFile: certPath, KeyFile: keyPath, User: l.CommonName})
+			if err != nil {
+				return err
+			}
+			if _, err := render.WriteIfChanged(kc, data, 0o600); err != nil {
+				return err
+			}
+		}
+	}
+	files := []struct {
+		path   string
+		render func(render.Params) ([]byte, error)
+	}{
+		{c.path("containerd", "config.toml"), render.Containerd},
+		{filepath.Join(p.CNIConfDir, "10-netpol-local.conflist"), render.CNI},
+		{c.path("kubelet-config.yaml"), render.Kubelet},
+		{c.path("kube-proxy-config.yaml"), render.KubeProxy},
+	}
+	for _, f := range files {
+		data, err := f.render(p)
+		if err != nil {
+			return err
+		}
+		if _, err := render.WriteIfChanged(f.path, data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) importImages(p render.Params, agentBin, pauseBin string) error {
+	for _, s := range []images.Spec{
+		{Ref: images.Pause, Binary: pauseBin, Path: "/pause", User: "65535:65535"},
+		{Ref: images.Agent, Binary: agentBin, Path: images.AgentBinary, User: "65532:65532"},
+	} {
+		archive := c.path("images", filepath.Base(s.Path)+".tar")
+		if err := os.MkdirAll(filepath.Dir(archive), 0o755); err != nil {
+			return fmt.Errorf("creating image dir: %w", err)
+		}
+		if err := images.Build(s, archive); err != nil {
+			return err
+		}
+		if err := images.Import(p.ContainerdSocket, archive); err != nil {
+			return err
+		}
+	}
+	return nil
+}
