@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/google/go-containerregistry v0.20.2
+	github.com/ishidawataru/sctp v0.0.0-20250521072954-ae8eb7fa7995
 	github.com/spf13/cobra v1.9.1
 	google.golang.org/grpc v1.72.1
 	k8s.io/api v0.34.2

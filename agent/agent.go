@@ -1,16 +1,17 @@
 // Package agent is the small program that runs inside test pods: Serve
-// answers TCP connections with the pod's identity, Probe makes one TCP
-// connection and classifies what happened. Probe reports an outcome, never a
-// verdict: whether "denied" was expected is the caller's business.
+// answers TCP, UDP and (where the kernel has it) SCTP with the pod's
+// identity; ProbeAll probes a batch of targets concurrently and classifies
+// each. A probe reports an outcome, never a verdict: whether "denied" was
+// expected is the caller's business.
 package agent
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,17 +22,58 @@ import (
 type Outcome string
 
 const (
-	// Allowed: connected and read the peer's identity line.
+	// Allowed: the peer answered with its identity.
 	Allowed Outcome = "allowed"
 	// DeniedTimeout: no answer within the timeout (a DROP, or nobody there).
 	DeniedTimeout Outcome = "denied-timeout"
-	// DeniedRefused: actively refused (an ICMP or TCP reset, e.g. REJECT).
+	// DeniedRefused: actively refused (a TCP reset or an ICMP
+	// unreachable, e.g. an iptables REJECT).
 	DeniedRefused Outcome = "denied-refused"
-	// Error: the probe itself could not run; never to be read as "blocked".
+	// Error: the probe itself could not run (bad address, protocol not
+	// supported by the kernel...); never to be read as "blocked".
 	Error Outcome = "error"
 )
 
-// Result is what Probe prints as one JSON line.
+// Protocols the agent serves and probes.
+const (
+	TCP  = "TCP"
+	UDP  = "UDP"
+	SCTP = "SCTP"
+)
+
+// Target is one thing to probe.
+type Target struct {
+	Host     string
+	Port     int
+	Protocol string
+}
+
+// ParseTarget reads "HOST:PORT" or "HOST:PORT/PROTOCOL" (default TCP).
+func ParseTarget(s string) (Target, error) {
+	addr, proto, found := strings.Cut(s, "/")
+	if !found {
+		proto = TCP
+	}
+	proto = strings.ToUpper(proto)
+	if proto != TCP && proto != UDP && proto != SCTP {
+		return Target{}, fmt.Errorf("target %q: protocol %q is not TCP, UDP or SCTP", s, proto)
+	}
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return Target{}, fmt.Errorf("target %q: %w", s, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 1 || port > 65535 {
+		return Target{}, fmt.Errorf("target %q: port %q is not a number from 1 to 65535", s, portStr)
+	}
+	return Target{Host: host, Port: port, Protocol: proto}, nil
+}
+
+func (t Target) String() string {
+	return net.JoinHostPort(t.Host, strconv.Itoa(t.Port)) + "/" + t.Protocol
+}
+
+// Result is what a probe prints as one JSON line.
 type Result struct {
 	To        string  `json:"to"`
 	Outcome   Outcome `json:"outcome"`
@@ -47,88 +89,103 @@ func Identity() string {
 	return os.Getenv("POD_NAMESPACE") + "/" + os.Getenv("POD_NAME")
 }
 
-// Serve listens on every port and answers each connection with identity and
-// a newline, until ctx is done.
-func Serve(ctx context.Context, ports []int, identity string) error {
-	var lc net.ListenConfig
-	var listeners []net.Listener
-	for _, p := range ports {
-		l, err := lc.Listen(ctx, "tcp", fmt.Sprintf(":%d", p))
-		if err != nil {
-			for _, l := range listeners {
-				l.Close()
-			}
-			return fmt.Errorf("listening on TCP port %d: %w", p, err)
-		}
-		listeners = append(listeners, l)
-	}
-	var wg sync.WaitGroup
-	for _, l := range listeners {
-		wg.Add(1)
-		go func(l net.Listener) {
-			defer wg.Done()
-			for {
-				conn, err := l.Accept()
-				if err != nil {
-					return // closed on shutdown
-				}
-				go func() {
-					defer conn.Close()
-					_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
-					_, _ = io.WriteString(conn, identity+"\n")
-				}()
-			}
-		}(l)
-	}
-	<-ctx.Done()
-	for _, l := range listeners {
-		l.Close()
-	}
-	wg.Wait()
-	return nil
-}
-
-// Probe connects to addr over TCP, reads the identity line and classifies
-// the result. The whole probe, connect and read, is bounded by timeout.
-func Probe(ctx context.Context, addr string, timeout time.Duration) Result {
-	r := Result{To: addr}
-	if _, _, err := net.SplitHostPort(addr); err != nil {
-		r.Outcome, r.Detail = Error, fmt.Sprintf("invalid address: %v", err)
-		return r
-	}
+// Probe probes one target; the whole probe is bounded by timeout.
+func Probe(ctx context.Context, t Target, timeout time.Duration) Result {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
+	var r Result
+	switch t.Protocol {
+	case UDP:
+		r = probeUDP(ctx, t)
+	case SCTP:
+		r = probeSCTP(ctx, t)
+	default:
+		r = probeStream(ctx, t)
+	}
+	r.To = t.String()
+	r.ElapsedMS = time.Since(start).Milliseconds()
+	return r
+}
+
+// ProbeAll probes every target concurrently, at most parallel at a time, and
+// returns the results in target order. One exec of the agent per source pod
+// covers a whole probe pass.
+func ProbeAll(ctx context.Context, targets []Target, timeout time.Duration, parallel int) []Result {
+	results := make([]Result, len(targets))
+	sem := make(chan struct{}, max(parallel, 1))
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			results[i] = Probe(ctx, t, timeout)
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+// probeStream connects over TCP, reads the identity line and classifies.
+func probeStream(ctx context.Context, t Target) Result {
 	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(t.Host, strconv.Itoa(t.Port)))
 	if err != nil {
-		r.ElapsedMS = time.Since(start).Milliseconds()
-		r.Outcome, r.Detail = classify(err), err.Error()
-		return r
+		return Result{Outcome: classify(err), Detail: err.Error()}
 	}
 	defer conn.Close()
+	return readReply(ctx, conn)
+}
+
+// probeUDP sends one datagram and waits for the identity. A connected UDP
+// socket surfaces an ICMP port unreachable as ECONNREFUSED on read.
+func probeUDP(ctx context.Context, t Target) Result {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "udp", net.JoinHostPort(t.Host, strconv.Itoa(t.Port)))
+	if err != nil {
+		return Result{Outcome: classify(err), Detail: err.Error()}
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("probe\n")); err != nil {
+		return Result{Outcome: classify(err), Detail: err.Error()}
+	}
+	return readReply(ctx, conn)
+}
+
+// readReply reads the identity line. After a TCP connect any failure is an
+// error, not a denial: the policy let the connection through and something
+// else broke. For UDP, silence or an ICMP unreachable is the only denial
+// signal there is.
+func readReply(ctx context.Context, conn net.Conn) Result {
 	deadline, _ := ctx.Deadline()
 	_ = conn.SetReadDeadline(deadline)
 	buf := make([]byte, 256)
 	n, err := conn.Read(buf)
-	r.ElapsedMS = time.Since(start).Milliseconds()
-	if n > 0 {
-		r.Outcome, r.Reply = Allowed, strings.TrimSpace(string(buf[:n]))
-		return r
+	switch {
+	case n > 0:
+		return Result{Outcome: Allowed, Reply: strings.TrimSpace(string(buf[:n]))}
+	case err == nil:
+		return Result{Outcome: Error, Detail: "empty reply"}
+	case conn.LocalAddr().Network() == "udp" && classify(err) != Error:
+		return Result{Outcome: classify(err), Detail: err.Error()}
+	default:
+		return Result{Outcome: Error, Detail: fmt.Sprintf("connected but read nothing: %v", err)}
 	}
-	// Connected but no reply: the policy let the SYN through yet something
-	// broke afterwards; that is not a clean verdict either way.
-	r.Outcome, r.Detail = Error, fmt.Sprintf("connected but read nothing: %v", err)
-	return r
 }
 
-// classify maps a dial error to an outcome.
-func classify(err error) Outcome {
+func isTimeout(err error) bool {
 	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}
+
+// classify maps a dial or read error to an outcome.
+func classify(err error) Outcome {
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
 		return DeniedRefused
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+	case isTimeout(err):
 		return DeniedTimeout
 	default:
 		return Error

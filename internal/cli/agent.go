@@ -19,31 +19,48 @@ func newAgentCommand() *cobra.Command {
 		Short: "The in-pod agent: serve connections and probe peers",
 	}
 	var ports []int
+	var protocols []string
 	serve := &cobra.Command{
 		Use:   "serve",
-		Short: "Answer TCP connections on the given ports with this pod's namespace/name",
+		Short: "Answer on the given ports and protocols with this pod's namespace/name",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return agent.Serve(ctx, ports, agent.Identity())
+			return agent.Serve(ctx, ports, protocols, agent.Identity())
 		},
 	}
-	serve.Flags().IntSliceVar(&ports, "ports", []int{80, 81}, "TCP ports to listen on")
+	serve.Flags().IntSliceVar(&ports, "ports", []int{80, 81}, "ports to listen on")
+	serve.Flags().StringSliceVar(&protocols, "protocols", []string{agent.TCP}, "protocols to serve: TCP, UDP, SCTP (SCTP is skipped, with a log line, on kernels without it)")
 
-	var to string
+	var to []string
 	var timeout time.Duration
+	var parallel int
 	probe := &cobra.Command{
 		Use:   "probe",
-		Short: "Make one TCP connection and print the outcome as one JSON line (exit 0 whatever the outcome)",
+		Short: "Probe every --to target concurrently; print one JSON line per target, in order (exit 0 whatever the outcomes)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r := agent.Probe(context.Background(), to, timeout)
-			return json.NewEncoder(cmd.OutOrStdout()).Encode(r)
+			var targets []agent.Target
+			for _, s := range to {
+				t, err := agent.ParseTarget(s)
+				if err != nil {
+					return err
+				}
+				targets = append(targets, t)
+			}
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			for _, r := range agent.ProbeAll(cmd.Context(), targets, timeout, parallel) {
+				if err := enc.Encode(r); err != nil {
+					return err
+				}
+			}
+			return nil
 		},
 	}
-	probe.Flags().StringVar(&to, "to", "", "IP:PORT to connect to")
-	probe.Flags().DurationVar(&timeout, "timeout", time.Second, "bound on connect and read")
+	probe.Flags().StringArrayVar(&to, "to", nil, "target IP:PORT or IP:PORT/PROTOCOL (TCP, UDP, SCTP); repeat for a batch")
+	probe.Flags().DurationVar(&timeout, "timeout", time.Second, "bound on each probe")
+	probe.Flags().IntVar(&parallel, "parallel", 64, "probes in flight at once")
 	_ = probe.MarkFlagRequired("to")
 	cmd.AddCommand(serve, probe)
 	return cmd
