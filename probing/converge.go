@@ -1,0 +1,118 @@
+// Package probing turns probe passes into a verdict: it probes in passes
+// until the observation matches the model or a bounded convergence timeout
+// passes, records every pass, measures the time to enforce, and fails a
+// cell that flips back after matching ("flapping") instead of retrying it
+// into a pass. It does no cluster I/O itself: a pass is a function.
+package probing
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/netpol-conformance/netpol-conformance/reachability"
+)
+
+// PassFunc runs one probe pass and returns one observed table per expected
+// table, same keys, same rows and columns.
+type PassFunc func(ctx context.Context) ([]*reachability.Table, error)
+
+// Options bound the wait.
+type Options struct {
+	// Timeout bounds the wait for the observation to match the model.
+	Timeout time.Duration
+	// Confirm is how many passes after the first match must still match;
+	// a cell that flips back in them is flapping.
+	Confirm int
+	// Interval is the pause between passes that did not match.
+	Interval time.Duration
+}
+
+// Pass is one recorded probe pass.
+type Pass struct {
+	// At is the time since the change the pass observes.
+	At       time.Duration
+	Observed []*reachability.Table
+	// Wrong counts defined cells that disagree with the model.
+	Wrong int
+}
+
+// Result is the outcome of waiting for one stage.
+type Result struct {
+	Passes []Pass
+	// Converged is true when a pass matched the model and every confirming
+	// pass did too.
+	Converged bool
+	// TimeToEnforce is the time from the change to the first matching pass
+	// (the end of that pass); zero when it never matched.
+	TimeToEnforce time.Duration
+	// Flapping lists cells that matched and then flipped back.
+	Flapping []reachability.Mismatch
+	// Comparisons holds, per expected table, the comparison with the last
+	// pass: what the failure message shows.
+	Comparisons []reachability.Comparison
+}
+
+// Last returns the last pass's observation.
+func (r *Result) Last() []*reachability.Table {
+	if len(r.Passes) == 0 {
+		return nil
+	}
+	return r.Passes[len(r.Passes)-1].Observed
+}
+
+// Converge probes until the observation matches expected and stays matched
+// for opts.Confirm more passes, or opts.Timeout passes since start (the
+// moment of the change). Implementation-defined cells never hold the wait.
+func Converge(ctx context.Context, start time.Time, expected []*reachability.Table, pass PassFunc, opts Options) (*Result, error) {
+	res := &Result{}
+	deadline := start.Add(opts.Timeout)
+	confirmed := -1 // passes since the first match; -1 before it
+	for {
+		observed, err := pass(ctx)
+		if err != nil {
+			return res, fmt.Errorf("probe pass %d: %w", len(res.Passes)+1, err)
+		}
+		if len(observed) != len(expected) {
+			return res, fmt.Errorf("probe pass %d returned %d tables, want %d", len(res.Passes)+1, len(observed), len(expected))
+		}
+		at := time.Since(start)
+		p := Pass{At: at, Observed: observed}
+		res.Comparisons = res.Comparisons[:0]
+		for i := range expected {
+			c := reachability.Compare(expected[i], observed[i])
+			res.Comparisons = append(res.Comparisons, c)
+			p.Wrong += len(c.Wrong) + len(c.Missing)
+		}
+		res.Passes = append(res.Passes, p)
+
+		switch {
+		case p.Wrong == 0 && confirmed < 0:
+			res.TimeToEnforce = at
+			confirmed = 0
+		case p.Wrong == 0:
+			confirmed++
+		case confirmed >= 0:
+			// It matched, then a defined cell flipped back.
+			for _, c := range res.Comparisons {
+				res.Flapping = append(res.Flapping, c.Wrong...)
+				res.Flapping = append(res.Flapping, c.Missing...)
+			}
+			return res, nil
+		}
+		if confirmed >= opts.Confirm {
+			res.Converged = true
+			return res, nil
+		}
+		if confirmed < 0 && time.Now().After(deadline) {
+			return res, nil
+		}
+		if confirmed < 0 && opts.Interval > 0 {
+			select {
+			case <-ctx.Done():
+				return res, ctx.Err()
+			case <-time.After(opts.Interval):
+			}
+		}
+	}
+}

@@ -1,0 +1,116 @@
+package probing
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/netpol-conformance/netpol-conformance/reachability"
+)
+
+var key = reachability.Key{Port: 80, Protocol: corev1.ProtocolTCP}
+
+// table builds a 2x2 table over a and b from four outcomes in row order.
+func table(cells ...reachability.Outcome) *reachability.Table {
+	t := reachability.New(key, []string{"a", "b"}, []string{"a", "b"})
+	for i, o := range cells {
+		t.SetAt(i/2, i%2, reachability.Cell{Outcome: o})
+	}
+	return t
+}
+
+const (
+	A = reachability.Allowed
+	X = reachability.Blocked
+	E = reachability.ProbeError
+)
+
+// passes returns a PassFunc that replays the given observations, then
+// repeats the last one.
+func passes(obs ...*reachability.Table) PassFunc {
+	i := 0
+	return func(context.Context) ([]*reachability.Table, error) {
+		t := obs[min(i, len(obs)-1)]
+		i++
+		return []*reachability.Table{t}, nil
+	}
+}
+
+func TestConverge(t *testing.T) {
+	expected := table(A, X, A, A)
+	expected.SetAt(0, 0, reachability.Cell{Outcome: A, ImplementationDefined: true})
+	opts := Options{Timeout: 200 * time.Millisecond, Confirm: 1, Interval: time.Millisecond}
+	tests := []struct {
+		name          string
+		obs           []*reachability.Table
+		wantConverged bool
+		wantPasses    int
+		wantFlapping  int
+	}{
+		{"matches at once", []*reachability.Table{table(A, X, A, A)}, true, 2, 0},
+		{"enforced after two passes", []*reachability.Table{table(A, A, A, A), table(A, A, A, A), table(A, X, A, A)}, true, 4, 0},
+		{"implementation-defined cell never holds the wait", []*reachability.Table{table(X, X, A, A)}, true, 2, 0},
+		{"flips back after matching: flapping, not a retry", []*reachability.Table{table(A, X, A, A), table(A, A, A, A)}, false, 2, 1},
+		{"probe error never passes for blocked", []*reachability.Table{table(A, E, A, A)}, false, 0, 0},
+		{"never enforced", []*reachability.Table{table(A, A, A, A)}, false, 0, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Converge(context.Background(), time.Now(), []*reachability.Table{expected}, passes(tc.obs...), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Converged != tc.wantConverged {
+				t.Errorf("Converged = %v, want %v (passes %d)", res.Converged, tc.wantConverged, len(res.Passes))
+			}
+			if tc.wantPasses > 0 && len(res.Passes) != tc.wantPasses {
+				t.Errorf("%d passes, want %d", len(res.Passes), tc.wantPasses)
+			}
+			if len(res.Flapping) != tc.wantFlapping {
+				t.Errorf("Flapping = %v, want %d cells", res.Flapping, tc.wantFlapping)
+			}
+			if tc.wantConverged && (res.TimeToEnforce <= 0 || res.TimeToEnforce > time.Second) {
+				t.Errorf("TimeToEnforce = %v", res.TimeToEnforce)
+			}
+			if !tc.wantConverged && tc.wantFlapping == 0 && len(res.Passes) < 2 {
+				t.Errorf("gave up after %d passes, before the timeout", len(res.Passes))
+			}
+		})
+	}
+}
+
+func TestConvergePassError(t *testing.T) {
+	fail := func(context.Context) ([]*reachability.Table, error) { return nil, errors.New("exec failed") }
+	if _, err := Converge(context.Background(), time.Now(), []*reachability.Table{table(A, A, A, A)}, fail, Options{Timeout: time.Second}); err == nil {
+		t.Fatal("a failing pass must surface as an error")
+	}
+}
+
+func TestFailureMessage(t *testing.T) {
+	expected := table(A, X, A, A)
+	expected.SetAt(0, 0, reachability.Cell{Outcome: A, ImplementationDefined: true})
+	res, err := Converge(context.Background(), time.Now(), []*reachability.Table{expected}, passes(table(X, A, A, E)), Options{Timeout: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := FailureMessage([]*reachability.Table{expected}, res, func(from, to string, k reachability.Key) string {
+		return "because " + from + " " + to
+	})
+	for _, want := range []string{
+		"did not match the model",
+		"80/TCP: expected\n- a b\na . X\nb . .\n",
+		"80/TCP: observed\n- a b\na X .\nb . E\n",
+		"80/TCP: diff (X = wrong, ? = implementation-defined or not pinned)\n- a b\na ? X\nb . X\n",
+		"WRONG a -> b 80/TCP: expected blocked, observed allowed\n      because a b\n",
+		"WRONG b -> b 80/TCP: expected allowed, observed probe-error",
+		"implementation-defined a -> a 80/TCP: model's reading allowed, observed blocked (not a failure)",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q:\n%s", want, msg)
+		}
+	}
+}
