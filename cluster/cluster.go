@@ -1,0 +1,427 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/remotecommand"
+
+	"github.com/netpol-conformance/netpol-conformance/agent"
+	"github.com/netpol-conformance/netpol-conformance/cases"
+	"github.com/netpol-conformance/netpol-conformance/reachability"
+	"github.com/netpol-conformance/netpol-conformance/topology"
+)
+
+func intstrPort(p int) intstr.IntOrString { return intstr.FromInt32(int32(p)) }
+
+// Options configure a run.
+type Options struct {
+	// RunID names this run's namespaces (netpol-<RunID>-x ...).
+	RunID string
+	// AgentImage and AgentBinary are the image the pods run and the path
+	// of the netpol-conformance binary in it.
+	AgentImage, AgentBinary string
+	// ProbeTimeout bounds each probe.
+	ProbeTimeout time.Duration
+	// PodStartTimeout bounds the wait for the topology's pods.
+	PodStartTimeout time.Duration
+}
+
+// Cluster is the standard topology living in a real cluster.
+type Cluster struct {
+	client kubernetes.Interface
+	config *rest.Config
+	opts   Options
+	names  Names
+	// Topology has the logical names of the case table and the real pod
+	// IPs, so the model and placeholders see what the cluster sees.
+	Topology *topology.Topology
+	// applied is what the cluster holds now.
+	applied struct {
+		policies []networkingv1.NetworkPolicy // logical namespaces
+		topo     *topology.Topology
+	}
+}
+
+// Setup creates the run's namespaces and agent pods, waits until every pod
+// is ready, and records their IPs. On error the caller still calls
+// Teardown: nothing is left behind.
+func Setup(ctx context.Context, client kubernetes.Interface, config *rest.Config, opts Options) (*Cluster, error) {
+	c := &Cluster{client: client, config: config, opts: opts, names: Names{}, Topology: topology.Standard()}
+	for _, ns := range topology.StandardNamespaces {
+		c.names[ns] = fmt.Sprintf("netpol-%s-%s", opts.RunID, ns)
+	}
+	for _, name := range topology.StandardNamespaces {
+		ns := c.Topology.Namespace(name)
+		obj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: c.names.Real(name), Labels: c.namespaceLabels(ns.Labels)}}
+		if _, err := client.CoreV1().Namespaces().Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+			return c, fmt.Errorf("creating namespace %s: %w", obj.Name, err)
+		}
+		for i := range ns.Pods {
+			pod := agentPod(obj.Name, &ns.Pods[i], opts.AgentImage, opts.AgentBinary)
+			if _, err := client.CoreV1().Pods(obj.Name).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+				return c, fmt.Errorf("creating pod %s/%s: %w", obj.Name, pod.Name, err)
+			}
+		}
+	}
+	if err := c.waitReady(ctx); err != nil {
+		return c, err
+	}
+	if err := c.resolveWellKnown(ctx); err != nil {
+		return c, err
+	}
+	c.applied.topo = c.Topology.DeepCopy()
+	return c, nil
+}
+
+func (c *Cluster) namespaceLabels(labels map[string]string) map[string]string {
+	out := maps.Clone(labels)
+	if out == nil {
+		out = map[string]string{}
+	}
+	out[RunLabel] = c.opts.RunID
+	return out
+}
+
+// waitReady polls the pods until all are ready, then records their IPs.
+func (c *Cluster) waitReady(ctx context.Context) error {
+	var notReady []string
+	err := wait.PollUntilContextTimeout(ctx, time.Second, c.opts.PodStartTimeout, true, func(ctx context.Context) (bool, error) {
+		notReady = notReady[:0]
+		for _, name := range topology.StandardNamespaces {
+			ns := c.Topology.Namespace(name)
+			for i := range ns.Pods {
+				pod, err := c.client.CoreV1().Pods(c.names.Real(name)).Get(ctx, ns.Pods[i].Name, metav1.GetOptions{})
+				if err != nil {
+					return false, fmt.Errorf("getting pod %s/%s: %w", c.names.Real(name), ns.Pods[i].Name, err)
+				}
+				if !podReady(pod) || pod.Status.PodIP == "" {
+					notReady = append(notReady, fmt.Sprintf("%s/%s (%s)", pod.Namespace, pod.Name, pod.Status.Phase))
+					continue
+				}
+				ns.Pods[i].IP = pod.Status.PodIP
+			}
+		}
+		return len(notReady) == 0, nil
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for the topology's pods to be ready: %w; not ready: %s", err, strings.Join(notReady, ", "))
+	}
+	return nil
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// resolveWellKnown gives the topology's well-known endpoints their real
+// addresses: the cluster DNS pod and the API server's Service. Absent ones
+// keep their model address and Reachable reports them.
+func (c *Cluster) resolveWellKnown(ctx context.Context) error {
+	dns := c.Topology.Pod(topology.DNSPod)
+	pods, err := c.client.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{LabelSelector: "k8s-app=kube-dns"})
+	if err != nil {
+		return fmt.Errorf("listing DNS pods in kube-system: %w", err)
+	}
+	dns.IP = ""
+	for _, p := range pods.Items {
+		if podReady(&p) && p.Status.PodIP != "" {
+			dns.IP = p.Status.PodIP
+			break
+		}
+	}
+	if dns.IP == "" {
+		dns.IP = "0.0.0.0" // unroutable marker; Reachable says why
+	}
+	svc, err := c.client.CoreV1().Services("default").Get(ctx, "kubernetes", metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("getting the kubernetes Service: %w", err)
+	}
+	for i := range c.Topology.Externals {
+		if c.Topology.Externals[i].Name == topology.APIServer {
+			c.Topology.Externals[i].IP = svc.Spec.ClusterIP
+		}
+	}
+	return nil
+}
+
+// Reachable says whether a well-known endpoint exists in this cluster.
+func (c *Cluster) Reachable(key string) error {
+	if key == topology.DNSPod && c.Topology.Pod(key).IP == "0.0.0.0" {
+		return errors.New("no ready pod labelled k8s-app=kube-dns in kube-system")
+	}
+	return nil
+}
+
+// Apply brings the cluster to a stage: policies created, updated or deleted
+// and labels changed, each only where it differs from what is applied.
+func (c *Cluster) Apply(ctx context.Context, s *cases.Stage) error {
+	want := map[string]*networkingv1.NetworkPolicy{}
+	for i := range s.Policies {
+		p := &s.Policies[i]
+		want[p.Namespace+"/"+p.Name] = p
+	}
+	for _, p := range c.applied.policies {
+		if _, keep := want[p.Namespace+"/"+p.Name]; !keep {
+			err := c.client.NetworkingV1().NetworkPolicies(c.names.Real(p.Namespace)).Delete(ctx, p.Name, metav1.DeleteOptions{})
+			if err != nil && !apierrors.IsNotFound(err) {
+				return fmt.Errorf("deleting policy %s/%s: %w", c.names.Real(p.Namespace), p.Name, err)
+			}
+		}
+	}
+	have := map[string]*networkingv1.NetworkPolicy{}
+	for i := range c.applied.policies {
+		p := &c.applied.policies[i]
+		have[p.Namespace+"/"+p.Name] = p
+	}
+	for _, p := range s.Policies {
+		real := c.names.Policy(&p)
+		api := c.client.NetworkingV1().NetworkPolicies(real.Namespace)
+		old, exists := have[p.Namespace+"/"+p.Name]
+		switch {
+		case !exists:
+			if _, err := api.Create(ctx, real, metav1.CreateOptions{}); err != nil {
+				return fmt.Errorf("creating policy %s/%s: %w", real.Namespace, real.Name, err)
+			}
+		case !equality.Semantic.DeepEqual(old.Spec, p.Spec):
+			cur, err := api.Get(ctx, real.Name, metav1.GetOptions{})
+			if err != nil {
+				return fmt.Errorf("getting policy %s/%s: %w", real.Namespace, real.Name, err)
+			}
+			cur.Spec = real.Spec
+			if _, err := api.Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+				return fmt.Errorf("updating policy %s/%s: %w", real.Namespace, real.Name, err)
+			}
+		}
+	}
+	if err := c.applyLabels(ctx, s.Topology); err != nil {
+		return err
+	}
+	c.applied.policies = append([]networkingv1.NetworkPolicy(nil), s.Policies...)
+	return nil
+}
+
+// applyLabels sets pod and namespace labels that differ from the applied
+// topology's.
+func (c *Cluster) applyLabels(ctx context.Context, want *topology.Topology) error {
+	for _, name := range topology.StandardNamespaces {
+		ns, old := want.Namespace(name), c.applied.topo.Namespace(name)
+		if !maps.Equal(ns.Labels, old.Labels) {
+			obj, err := c.client.CoreV1().Namespaces().Get(ctx, c.names.Real(name), metav1.GetOptions{})
+			if err != nil {
+				return fmt.Errorf("getting namespace %s: %w", c.names.Real(name), err)
+			}
+			labels := c.namespaceLabels(ns.Labels)
+			// The control plane owns this one; keep it as it is.
+			labels[topology.NamespaceNameLabel] = obj.Name
+			obj.Labels = labels
+			if _, err := c.client.CoreV1().Namespaces().Update(ctx, obj, metav1.UpdateOptions{}); err != nil {
+				return fmt.Errorf("relabelling namespace %s: %w", obj.Name, err)
+			}
+		}
+		for i := range ns.Pods {
+			if maps.Equal(ns.Pods[i].Labels, old.Pods[i].Labels) {
+				continue
+			}
+			pods := c.client.CoreV1().Pods(c.names.Real(name))
+			obj, err := pods.Get(ctx, ns.Pods[i].Name, metav1.GetOptions{})
+			if err != nil {
+				return fmt.Errorf("getting pod %s/%s: %w", c.names.Real(name), ns.Pods[i].Name, err)
+			}
+			obj.Labels = maps.Clone(ns.Pods[i].Labels)
+			if _, err := pods.Update(ctx, obj, metav1.UpdateOptions{}); err != nil {
+				return fmt.Errorf("relabelling pod %s/%s: %w", obj.Namespace, obj.Name, err)
+			}
+		}
+	}
+	c.applied.topo = want.DeepCopy()
+	return nil
+}
+
+// Reset removes every policy and restores the standard labels: the state
+// every case starts from.
+func (c *Cluster) Reset(ctx context.Context) error {
+	for _, name := range topology.StandardNamespaces {
+		ns := c.names.Real(name)
+		if err := c.client.NetworkingV1().NetworkPolicies(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
+			return fmt.Errorf("deleting the policies of %s: %w", ns, err)
+		}
+	}
+	c.applied.policies = nil
+	return c.applyLabels(ctx, c.Topology)
+}
+
+// Teardown deletes every namespace of this run.
+func (c *Cluster) Teardown(ctx context.Context) error {
+	return DeleteRun(ctx, c.client, c.opts.RunID)
+}
+
+// DeleteRun deletes the namespaces a run labelled, whether or not its
+// process is still alive; runID "" deletes those of every run.
+func DeleteRun(ctx context.Context, client kubernetes.Interface, runID string) error {
+	sel := RunLabel
+	if runID != "" {
+		sel = RunLabel + "=" + runID
+	}
+	list, err := client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return fmt.Errorf("listing namespaces labelled %s: %w", sel, err)
+	}
+	var errs []error
+	for _, ns := range list.Items {
+		if err := client.CoreV1().Namespaces().Delete(ctx, ns.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("deleting namespace %s: %w", ns.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Observation is one probe pass: one table per key, and how denials
+// looked (the implementation-defined denial mode).
+type Observation struct {
+	Tables []*reachability.Table
+	// Refused and TimedOut count denied probes by how they were denied.
+	Refused, TimedOut int
+	// Errors holds the detail of every probe that could not run, by cell.
+	Errors map[string]string
+}
+
+// ProbePass probes every (from, to) pair of the matrix for every key, with
+// one exec per source pod, all sources at once.
+func (c *Cluster) ProbePass(ctx context.Context, keys []reachability.Key) (*Observation, error) {
+	matrix := c.Topology.MatrixKeys()
+	obs := &Observation{Errors: map[string]string{}}
+	for _, k := range keys {
+		obs.Tables = append(obs.Tables, reachability.New(k, matrix, matrix))
+	}
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		errs []error
+	)
+	for i, from := range matrix {
+		var targets []agent.Target
+		var cells [][2]int // (table, column) per target
+		for ki, k := range keys {
+			for j, to := range matrix {
+				targets = append(targets, agent.Target{Host: c.Topology.Pod(to).IP, Port: int(k.Port), Protocol: string(k.Protocol)})
+				cells = append(cells, [2]int{ki, j})
+			}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results, err := c.probe(ctx, from, targets)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			for n, r := range results {
+				t, j := obs.Tables[cells[n][0]], cells[n][1]
+				t.SetAt(i, j, reachability.Cell{Outcome: Outcome(r.Outcome)})
+				switch r.Outcome {
+				case agent.DeniedRefused:
+					obs.Refused++
+				case agent.DeniedTimeout:
+					obs.TimedOut++
+				case agent.Error:
+					obs.Errors[fmt.Sprintf("%s -> %s %s", from, matrix[j], t.Key)] = r.Detail
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return obs, errors.Join(errs...)
+}
+
+// ProbeOne probes a single cell (a case's probe outside the matrix).
+func (c *Cluster) ProbeOne(ctx context.Context, from, to string, key reachability.Key) (agent.Result, error) {
+	addr := ""
+	if p := c.Topology.Pod(to); p != nil {
+		addr = p.IP
+	}
+	for _, e := range c.Topology.Externals {
+		if e.Name == to {
+			addr = e.IP
+		}
+	}
+	results, err := c.probe(ctx, from, []agent.Target{{Host: addr, Port: int(key.Port), Protocol: string(key.Protocol)}})
+	if err != nil {
+		return agent.Result{}, err
+	}
+	return results[0], nil
+}
+
+// Outcome maps an agent outcome to a table cell: both denials are
+// Blocked, and a probe that could not run is never read as one.
+func Outcome(o agent.Outcome) reachability.Outcome {
+	switch o {
+	case agent.Allowed:
+		return reachability.Allowed
+	case agent.DeniedRefused, agent.DeniedTimeout:
+		return reachability.Blocked
+	default:
+		return reachability.ProbeError
+	}
+}
+
+// probe runs the agent's batch probe in one source pod through the API
+// server's exec and decodes one JSON line per target.
+func (c *Cluster) probe(ctx context.Context, from string, targets []agent.Target) ([]agent.Result, error) {
+	ns, name, _ := topology.SplitPodKey(from)
+	cmd := []string{c.opts.AgentBinary, "agent", "probe", "--timeout", c.opts.ProbeTimeout.String()}
+	for _, t := range targets {
+		cmd = append(cmd, "--to", t.String())
+	}
+	req := c.client.CoreV1().RESTClient().Post().Resource("pods").Namespace(c.names.Real(ns)).Name(name).
+		SubResource("exec").VersionedParams(&corev1.PodExecOptions{Container: "agent", Command: cmd, Stdout: true, Stderr: true}, scheme.ParameterCodec)
+	exec, err := remotecommand.NewSPDYExecutor(c.config, "POST", req.URL())
+	if err != nil {
+		return nil, fmt.Errorf("exec into %s/%s: %w", c.names.Real(ns), name, err)
+	}
+	// Probes run concurrently inside the agent, so one exec costs about
+	// one probe timeout plus the exec's own overhead.
+	ctx, cancel := context.WithTimeout(ctx, 3*c.opts.ProbeTimeout+30*time.Second)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	if err := exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: &stdout, Stderr: &stderr}); err != nil {
+		return nil, fmt.Errorf("probing from %s/%s: %w (stderr: %s)", c.names.Real(ns), name, err, strings.TrimSpace(stderr.String()))
+	}
+	dec := json.NewDecoder(&stdout)
+	results := make([]agent.Result, 0, len(targets))
+	for dec.More() {
+		var r agent.Result
+		if err := dec.Decode(&r); err != nil {
+			return nil, fmt.Errorf("decoding probe output from %s/%s: %w", c.names.Real(ns), name, err)
+		}
+		results = append(results, r)
+	}
+	if len(results) != len(targets) {
+		return nil, fmt.Errorf("probe in %s/%s returned %d results for %d targets (stderr: %s)", c.names.Real(ns), name, len(results), len(targets), strings.TrimSpace(stderr.String()))
+	}
+	return results, nil
+}

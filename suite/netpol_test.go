@@ -1,0 +1,272 @@
+package suite
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/onsi/ginkgo/v2"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/kubernetes/test/e2e/framework"
+
+	"github.com/netpol-conformance/netpol-conformance/agent"
+	"github.com/netpol-conformance/netpol-conformance/cases"
+	"github.com/netpol-conformance/netpol-conformance/cluster"
+	"github.com/netpol-conformance/netpol-conformance/model"
+	"github.com/netpol-conformance/netpol-conformance/probing"
+	"github.com/netpol-conformance/netpol-conformance/reachability"
+	"github.com/netpol-conformance/netpol-conformance/topology"
+)
+
+// EnforcementSpec is the first spec: when it fails, nothing enforces
+// NetworkPolicy here and every case is skipped with that one reason.
+const EnforcementSpec = "is enforced at all"
+
+var _ = ginkgo.Describe("NetworkPolicy", ginkgo.Ordered, func() {
+	set, err := loadCases()
+	if err != nil {
+		framework.Failf("loading cases: %v", err)
+	}
+
+	var (
+		env *cluster.Cluster
+		// keys are the port/protocol tables every pass probes.
+		keys []reachability.Key
+		// skipped explains protocols that are not probed.
+		skipped []string
+		// notEnforced is set by the first spec when a default deny has
+		// no effect.
+		notEnforced string
+	)
+
+	ginkgo.BeforeAll(func(ctx context.Context) {
+		restConfig, err := framework.LoadConfig()
+		framework.ExpectNoError(err, "loading the cluster's client config")
+		client, err := kubernetes.NewForConfig(restConfig)
+		framework.ExpectNoError(err, "creating a client")
+		runID := config.runID
+		if runID == "" {
+			runID = rand.String(5)
+		}
+		ginkgo.DeferCleanup(func(ctx context.Context) {
+			framework.ExpectNoError(cluster.DeleteRun(ctx, client, runID), "deleting this run's namespaces")
+		})
+		env, err = cluster.Setup(ctx, client, restConfig, cluster.Options{
+			RunID: runID, AgentImage: config.agentImage, AgentBinary: config.agentBinary,
+			ProbeTimeout: config.probeTimeout, PodStartTimeout: config.podStartTimeout,
+		})
+		framework.ExpectNoError(err, "creating the standard topology")
+		keys, skipped = probeKeys(ctx, env)
+		for _, s := range skipped {
+			framework.Logf("%s", s)
+		}
+	})
+
+	ginkgo.It(EnforcementSpec, ginkgo.Label("enforcement"), func(ctx context.Context) {
+		framework.ExpectNoError(env.Reset(ctx))
+		deny := &cases.Stage{Topology: env.Topology, Policies: []networkingv1.NetworkPolicy{{
+			ObjectMeta: metav1.ObjectMeta{Name: "netpol-conformance-enforced", Namespace: "x"},
+			Spec:       networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}},
+		}}}
+		framework.ExpectNoError(env.Apply(ctx, deny))
+		key := reachability.Key{Port: 80, Protocol: corev1.ProtocolTCP}
+		start := time.Now()
+		var last agent.Result
+		for time.Since(start) < config.convergenceTimeout {
+			last, err = env.ProbeOne(ctx, "y/a", "x/a", key)
+			framework.ExpectNoError(err)
+			if last.Outcome == agent.DeniedRefused || last.Outcome == agent.DeniedTimeout {
+				ginkgo.AddReportEntry("time-to-enforce", time.Since(start).Round(time.Millisecond).String())
+				return
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		notEnforced = fmt.Sprintf("NetworkPolicy is NOT enforced on this cluster: a default-deny ingress policy left y/a -> x/a %s %s after %v; every case is skipped",
+			key, last.Outcome, config.convergenceTimeout)
+		framework.Failf("%s", notEnforced)
+	})
+
+	for _, c := range set.Cases() {
+		if !selected(c) {
+			continue
+		}
+		ginkgo.It(c.Name, labels(c), func(ctx context.Context) {
+			if notEnforced != "" {
+				ginkgo.Skip(notEnforced)
+			}
+			runCase(ctx, env, c, keys, skipped)
+		})
+	}
+})
+
+// runCase resets the shared topology, verifies the reset with the model,
+// then applies and checks each stage of the case.
+func runCase(ctx context.Context, env *cluster.Cluster, c *cases.Case, keys []reachability.Key, skipped []string) {
+	for _, s := range skipped {
+		ginkgo.AddReportEntry("skipped", s)
+	}
+	framework.ExpectNoError(env.Reset(ctx))
+	reset := &cases.Stage{Topology: env.Topology}
+	if msg := check(ctx, env, reset, keys, "reset"); msg != "" {
+		framework.Failf("the topology did not return to allow-all after removing every policy, so this case cannot be judged:\n%s", msg)
+	}
+	stages, err := c.Stages(env.Topology)
+	framework.ExpectNoError(err)
+	var failures []string
+	for i := range stages {
+		s := &stages[i]
+		framework.ExpectNoError(env.Apply(ctx, s), "applying %s", s.Name())
+		if msg := check(ctx, env, s, keys, s.Name()); msg != "" {
+			failures = append(failures, fmt.Sprintf("== %s\n%s", s.Name(), msg))
+		}
+		failures = append(failures, checkProbes(ctx, env, s)...)
+	}
+	if c.KeepConnections {
+		ginkgo.AddReportEntry("skipped", "established connections across steps are not probed by this version; new connections are")
+	}
+	if len(failures) > 0 {
+		framework.Failf("%s", strings.Join(failures, "\n"))
+	}
+}
+
+// check waits for the cluster to match the model in stage s and returns the
+// failure message, or "" when it converged.
+func check(ctx context.Context, env *cluster.Cluster, s *cases.Stage, keys []reachability.Key, name string) string {
+	start := time.Now()
+	m, err := s.Model()
+	framework.ExpectNoError(err)
+	matrix := env.Topology.MatrixKeys()
+	var expected []*reachability.Table
+	for _, k := range keys {
+		t, err := m.Table(k, matrix, false)
+		framework.ExpectNoError(err)
+		expected = append(expected, t)
+	}
+	var refused, timedOut int
+	res, err := probing.Converge(ctx, start, expected, func(ctx context.Context) ([]*reachability.Table, error) {
+		obs, err := env.ProbePass(ctx, keys)
+		if err != nil {
+			return nil, err
+		}
+		refused, timedOut = obs.Refused, obs.TimedOut
+		for cell, detail := range obs.Errors {
+			framework.Logf("probe error %s: %s", cell, detail)
+		}
+		return obs.Tables, nil
+	}, probing.Options{Timeout: config.convergenceTimeout, Confirm: 1, Interval: 250 * time.Millisecond})
+	framework.ExpectNoError(err, "probing %s", name)
+	ginkgo.AddReportEntry("probe-passes", fmt.Sprintf("%s: %d", name, len(res.Passes)))
+	if refused+timedOut > 0 {
+		ginkgo.AddReportEntry(string(model.DenialMode), fmt.Sprintf("%s: %d refused, %d timed out", name, refused, timedOut))
+	}
+	if res.Converged {
+		ginkgo.AddReportEntry("time-to-enforce", fmt.Sprintf("%s: %v", name, res.TimeToEnforce.Round(time.Millisecond)))
+		for i, cmp := range res.Comparisons {
+			for _, u := range cmp.Undefined {
+				ginkgo.AddReportEntry("implementation-defined", fmt.Sprintf("%s: %s -> %s %s: model's reading %s, observed %s", name, u.From, u.To, expected[i].Key, u.Expected.Outcome, u.Observed))
+			}
+		}
+		return ""
+	}
+	return probing.FailureMessage(expected, res, func(from, to string, k reachability.Key) string {
+		v, err := m.Evaluate(model.Traffic{From: from, To: to, Port: k.Port, Protocol: k.Protocol})
+		if err != nil {
+			return err.Error()
+		}
+		return v.Explain()
+	})
+}
+
+// checkProbes runs a stage's single-cell probes once (after the matrix
+// converged) and compares them with the model.
+func checkProbes(ctx context.Context, env *cluster.Cluster, s *cases.Stage) []string {
+	if len(s.Probes) == 0 {
+		return nil
+	}
+	m, err := s.Model()
+	framework.ExpectNoError(err)
+	var failures []string
+	for _, p := range s.Probes {
+		proto := p.Protocol
+		if proto == "" {
+			proto = corev1.ProtocolTCP
+		}
+		key := reachability.Key{Port: p.Port, Protocol: proto}
+		if err := env.Reachable(p.To); err != nil {
+			ginkgo.AddReportEntry("skipped", fmt.Sprintf("%s: probe %s -> %s %s: %v", s.Name(), p.From, p.To, key, err))
+			continue
+		}
+		v, err := m.Evaluate(model.Traffic{From: p.From, To: p.To, Port: p.Port, Protocol: proto})
+		framework.ExpectNoError(err)
+		r, err := env.ProbeOne(ctx, p.From, p.To, key)
+		framework.ExpectNoError(err)
+		got := cluster.Outcome(r.Outcome)
+		want := reachability.OutcomeFor(v.Allowed)
+		line := fmt.Sprintf("%s: probe %s -> %s %s: expected %s, observed %s (%s)", s.Name(), p.From, p.To, key, want, got, r.Outcome)
+		switch {
+		case got == want:
+		case !v.Defined():
+			ginkgo.AddReportEntry("implementation-defined", line)
+		default:
+			failures = append(failures, "WRONG "+line+"\n"+v.Explain())
+		}
+	}
+	return failures
+}
+
+// probeKeys returns the tables to probe, dropping protocols the flags leave
+// out or the nodes cannot carry, each with the reason.
+func probeKeys(ctx context.Context, env *cluster.Cluster) ([]reachability.Key, []string) {
+	var keys []reachability.Key
+	var skipped []string
+	want := strings.Split(strings.ToUpper(config.protocols), ",")
+	for _, proto := range topology.StandardProtocols {
+		if !slices.Contains(want, string(proto)) {
+			skipped = append(skipped, fmt.Sprintf("%s not probed: --netpol.protocols=%s", proto, config.protocols))
+			continue
+		}
+		if proto == corev1.ProtocolSCTP {
+			r, err := env.ProbeOne(ctx, "x/a", "x/b", reachability.Key{Port: 80, Protocol: proto})
+			framework.ExpectNoError(err)
+			if r.Outcome != agent.Allowed {
+				skipped = append(skipped, fmt.Sprintf("SCTP not probed: x/a -> x/b 80/SCTP with no policy gave %s (%s); the nodes' kernel probably lacks SCTP", r.Outcome, r.Detail))
+				continue
+			}
+		}
+		for _, port := range topology.StandardPorts {
+			keys = append(keys, reachability.Key{Port: port, Protocol: proto})
+		}
+	}
+	return keys, skipped
+}
+
+func loadCases() (*cases.Set, error) {
+	if config.caseDirs == "" {
+		return cases.Builtin()
+	}
+	return cases.LoadPaths(strings.Split(config.caseDirs, ","), topology.Standard())
+}
+
+func selected(c *cases.Case) bool {
+	if config.cases == "" {
+		return true
+	}
+	re, err := regexp.Compile(config.cases)
+	if err != nil {
+		framework.Failf("--netpol.cases: %v", err)
+	}
+	return re.MatchString(c.Name)
+}
+
+// labels turns the case's family and tags into Ginkgo labels, so
+// --ginkgo.label-filter selects by tag.
+func labels(c *cases.Case) ginkgo.Labels {
+	return append(ginkgo.Labels{c.Family}, c.Tags...)
+}

@@ -1,0 +1,72 @@
+package suite
+
+import (
+	"flag"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/gomega"
+
+	"k8s.io/kubernetes/test/e2e/framework"
+	e2ereporters "k8s.io/kubernetes/test/e2e/reporters"
+)
+
+// config holds the suite's own flags, all under --netpol.*.
+var config struct {
+	cases              string
+	caseDirs           string
+	protocols          string
+	probeTimeout       time.Duration
+	convergenceTimeout time.Duration
+	podStartTimeout    time.Duration
+	agentImage         string
+	agentBinary        string
+	runID              string
+}
+
+func registerFlags(fs *flag.FlagSet) {
+	fs.StringVar(&config.cases, "netpol.cases", "", "run only cases whose name matches this regular expression")
+	fs.StringVar(&config.caseDirs, "netpol.case-dir", "", "comma-separated case files or directories to run instead of the built-in table")
+	fs.StringVar(&config.protocols, "netpol.protocols", "TCP,UDP,SCTP", "protocols to probe; SCTP is skipped, with the reason, where the nodes' kernel lacks it")
+	fs.DurationVar(&config.probeTimeout, "netpol.probe-timeout", time.Second, "bound on one probe")
+	fs.DurationVar(&config.convergenceTimeout, "netpol.convergence-timeout", 20*time.Second, "how long a change may take to be enforced")
+	fs.DurationVar(&config.podStartTimeout, "netpol.pod-start-timeout", 3*time.Minute, "how long the topology's pods may take to be ready")
+	fs.StringVar(&config.agentImage, "netpol.agent-image", "localhost/netpol-conformance/agent:local", "image of the agent pods")
+	fs.StringVar(&config.agentBinary, "netpol.agent-binary", "/netpol-conformance", "path of the netpol-conformance binary in the agent image")
+	fs.StringVar(&config.runID, "netpol.run-id", "", "names this run's namespaces (netpol-<id>-x...); default: random")
+}
+
+func TestMain(m *testing.M) {
+	framework.RegisterCommonFlags(flag.CommandLine)
+	framework.RegisterClusterFlags(flag.CommandLine)
+	registerFlags(flag.CommandLine)
+	flag.Parse()
+	framework.AfterReadingAllFlags(&framework.TestContext)
+	os.Exit(m.Run())
+}
+
+var progress = &e2ereporters.ProgressReporter{}
+
+// Sonobuoy shows progress posted to --progress-report-url: completed =
+// passed specs, failures = their names.
+var _ = ginkgo.ReportBeforeSuite(func(report ginkgo.Report) {
+	progress.SetStartMsg()
+	progress.SetTestsTotal(report.PreRunStats.SpecsThatWillRun)
+})
+
+var _ = ginkgo.ReportAfterEach(func(report ginkgo.SpecReport) {
+	progress.ProcessSpecReport(report)
+})
+
+var _ = ginkgo.ReportAfterSuite("progress", func(ginkgo.Report) {
+	progress.SetEndMsg()
+})
+
+func TestNetworkPolicy(t *testing.T) {
+	progress = e2ereporters.NewProgressReporter(framework.TestContext.ProgressReportURL)
+	gomega.RegisterFailHandler(framework.Fail)
+	suiteConfig, reporterConfig := framework.CreateGinkgoConfig()
+	ginkgo.RunSpecs(t, "netpol-conformance", suiteConfig, reporterConfig)
+}
