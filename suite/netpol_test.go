@@ -29,7 +29,9 @@ import (
 // NetworkPolicy here and every case is skipped with that one reason.
 const EnforcementSpec = "is enforced at all"
 
-var _ = ginkgo.Describe("NetworkPolicy", ginkgo.Ordered, func() {
+// Ordered: the specs share one topology, created once. ContinueOnFailure:
+// one case failing must not skip the rest.
+var _ = ginkgo.Describe("NetworkPolicy", ginkgo.Ordered, ginkgo.ContinueOnFailure, func() {
 	set, err := loadCases()
 	if err != nil {
 		framework.Failf("loading cases: %v", err)
