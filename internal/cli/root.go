@@ -19,6 +19,7 @@ func NewRootCommand() *cobra.Command {
 		newExpectCommand(),
 		newExplainCommand(),
 		newListCommand(),
+		newCleanupCommand(),
 		newVersionCommand(),
 		newLocalCommand(),
 		newAgentCommand(),
