@@ -167,9 +167,14 @@ func (c *Cluster) resolveWellKnown(ctx context.Context) error {
 	return nil
 }
 
-// Reachable says whether a well-known endpoint exists in this cluster.
-func (c *Cluster) Reachable(key string) error {
-	if key == topology.DNSPod && c.Topology.Pod(key).IP == "0.0.0.0" {
+// Probeable says whether the suite can probe from one endpoint to another
+// here: probes start only in the suite's own agent pods, and a well-known
+// destination must exist in this cluster.
+func (c *Cluster) Probeable(from, to string) error {
+	if ns, _, ok := topology.SplitPodKey(from); !ok || c.names[ns] == "" {
+		return fmt.Errorf("probes start only in the suite's agent pods, and %s is not one", from)
+	}
+	if to == topology.DNSPod && c.Topology.Pod(to).IP == "0.0.0.0" {
 		return errors.New("no ready pod labelled k8s-app=kube-dns in kube-system")
 	}
 	return nil

@@ -201,7 +201,7 @@ func checkProbes(ctx context.Context, env *cluster.Cluster, s *cases.Stage) []st
 			proto = corev1.ProtocolTCP
 		}
 		key := reachability.Key{Port: p.Port, Protocol: proto}
-		if err := env.Reachable(p.To); err != nil {
+		if err := env.Probeable(p.From, p.To); err != nil {
 			ginkgo.AddReportEntry("skipped", fmt.Sprintf("%s: probe %s -> %s %s: %v", s.Name(), p.From, p.To, key, err))
 			continue
 		}
