@@ -21,6 +21,7 @@ var Required = []string{
 	"nftables",                    // the safety guard
 	"conntrack",                   // kube-proxy flushes stale UDP entries
 	"iproute2",                    // ip
+	"patch",                       // applies our patches to enforcer sources
 }
 
 // Missing returns the packages of names that dpkg does not report installed.

@@ -6,6 +6,7 @@
 package gobuild
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -135,16 +136,9 @@ func (b *Builder) Module(ctx context.Context, m ModuleBuild) (string, error) {
 	if b.fresh(stamp, want, m.Name) {
 		return out, nil
 	}
-	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", m.Module+"@"+m.Version)
-	cmd.Dir = os.TempDir()
-	cmd.Env = b.env()
-	raw, err := cmd.Output()
+	dir, err := b.ModuleDir(ctx, m.Module, m.Version)
 	if err != nil {
-		return "", fmt.Errorf("downloading %s@%s: %w", m.Module, m.Version, err)
-	}
-	var info struct{ Dir, Error string }
-	if err := json.Unmarshal(raw, &info); err != nil || info.Dir == "" {
-		return "", fmt.Errorf("downloading %s@%s: %s %v", m.Module, m.Version, info.Error, err)
+		return "", err
 	}
 	src := filepath.Join(b.SrcDir, filepath.Base(m.Module)+"@"+m.Version)
 	if err := os.RemoveAll(src); err != nil {
@@ -153,7 +147,7 @@ func (b *Builder) Module(ctx context.Context, m ModuleBuild) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(src), 0o755); err != nil {
 		return "", fmt.Errorf("creating %s: %w", b.SrcDir, err)
 	}
-	for _, c := range [][]string{{"cp", "-a", info.Dir, src}, {"chmod", "-R", "u+w", src}} {
+	for _, c := range [][]string{{"cp", "-a", dir, src}, {"chmod", "-R", "u+w", src}} {
 		if out, err := exec.CommandContext(ctx, c[0], c[1:]...).CombinedOutput(); err != nil {
 			return "", fmt.Errorf("%s: %w: %s", strings.Join(c, " "), err, out)
 		}
@@ -173,6 +167,30 @@ func (b *Builder) Module(ctx context.Context, m ModuleBuild) (string, error) {
 	return out, os.WriteFile(stamp, []byte(want), 0o644)
 }
 
+// ModuleDir downloads module@version into the module cache unless it is
+// there and returns its directory, which is read-only. extraEnv is added to
+// the build environment (GOPROXY=off keeps it to the cache).
+func (b *Builder) ModuleDir(ctx context.Context, module, version string, extraEnv ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", module+"@"+version)
+	cmd.Dir = os.TempDir()
+	cmd.Env = b.env(extraEnv...)
+	// -json reports failures in its output as well as in the exit status.
+	raw, runErr := cmd.Output()
+	var info struct{ Dir, Error string }
+	if err := json.Unmarshal(raw, &info); err != nil && runErr == nil {
+		return "", fmt.Errorf("downloading %s@%s: decoding go's answer: %w", module, version, err)
+	}
+	switch {
+	case info.Error != "":
+		return "", fmt.Errorf("downloading %s@%s: %s", module, version, info.Error)
+	case runErr != nil:
+		return "", fmt.Errorf("downloading %s@%s: %w", module, version, runErr)
+	case info.Dir == "":
+		return "", fmt.Errorf("downloading %s@%s: go reported no directory", module, version)
+	}
+	return info.Dir, nil
+}
+
 // fresh reports whether every named binary exists and stamp holds want.
 func (b *Builder) fresh(stamp, want string, names ...string) bool {
 	got, err := os.ReadFile(stamp)
@@ -185,4 +203,23 @@ func (b *Builder) fresh(stamp, want string, names ...string) bool {
 		}
 	}
 	return true
+}
+
+// ApplyPatch applies diff, a unified diff with a/ and b/ prefixes (as `git
+// diff` writes it), to the source tree in dir with patch(1). Fuzz is off:
+// a patch is written for one pinned version and must match it exactly. With
+// dryRun nothing is written, so it can check the read-only module cache.
+// No .rej or .orig files are left; a failed patch may leave dir partly
+// patched, which is why Module patches a fresh copy on every build.
+func ApplyPatch(ctx context.Context, dir string, diff []byte, dryRun bool) error {
+	args := []string{"-p1", "--batch", "--forward", "--fuzz=0", "--no-backup-if-mismatch", "--reject-file=-", "-d", dir}
+	if dryRun {
+		args = append(args, "--dry-run")
+	}
+	cmd := exec.CommandContext(ctx, "patch", args...)
+	cmd.Stdin = bytes.NewReader(diff)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("patch %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }

@@ -1,6 +1,9 @@
 package gobuild
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -16,5 +19,53 @@ func TestVersionLDFlags(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("ldflags %q lack %q", got, want)
 		}
+	}
+}
+
+func TestApplyPatch(t *testing.T) {
+	const diff = `a header line, ignored like git's own
+diff --git a/f.txt b/f.txt
+--- a/f.txt
++++ b/f.txt
+@@ -1,3 +1,3 @@
+ one
+-two
++zwei
+ three
+`
+	tests := []struct {
+		name    string
+		content string
+		dryRun  bool
+		want    string // the file afterwards
+		wantErr bool
+	}{
+		{name: "applies", content: "one\ntwo\nthree\n", want: "one\nzwei\nthree\n"},
+		{name: "dry run writes nothing", content: "one\ntwo\nthree\n", dryRun: true, want: "one\ntwo\nthree\n"},
+		{name: "no fuzz on a changed context", content: "one\ntwo\n3\n", wantErr: true, want: "one\ntwo\n3\n"},
+		{name: "already applied is refused", content: "one\nzwei\nthree\n", wantErr: true, want: "one\nzwei\nthree\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "f.txt")
+			if err := os.WriteFile(path, []byte(tt.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			err := ApplyPatch(context.Background(), dir, []byte(diff), tt.dryRun)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("ApplyPatch: err = %v, wantErr %v", err, tt.wantErr)
+			}
+			got, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tt.want {
+				t.Errorf("file = %q, want %q", got, tt.want)
+			}
+			if leftovers, _ := filepath.Glob(filepath.Join(dir, "*.*.*")); len(leftovers) > 0 {
+				t.Errorf("patch left %v behind", leftovers)
+			}
+		})
 	}
 }
