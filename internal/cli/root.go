@@ -22,6 +22,7 @@ func NewRootCommand() *cobra.Command {
 		newVersionCommand(),
 		newLocalCommand(),
 		newAgentCommand(),
+		newPluginCommand(),
 	)
 	return root
 }
