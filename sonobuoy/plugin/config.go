@@ -162,6 +162,8 @@ func (c Config) SuiteArgs(caseFiles bool) []string {
 		// The spec-by-spec log is what a user reads in suite.log when a
 		// case fails; it costs nothing next to the probes.
 		"--ginkgo.v",
+		// suite.log and the JUnit failure text are read as plain files.
+		"--ginkgo.no-color",
 	}
 	add := func(flag, v string) {
 		if v != "" {

@@ -61,6 +61,7 @@ func TestConfigFromEnvMapsEveryKnob(t *testing.T) {
 		"--ginkgo.junit-report=/r/" + JUnitFile,
 		"--ginkgo.timeout=20m0s",
 		"--ginkgo.v",
+		"--ginkgo.no-color",
 		"--netpol.cases=^deny-",
 		"--netpol.tags=ingress && !sctp",
 		"--netpol.probe-timeout=2s",
@@ -85,6 +86,7 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 		"--ginkgo.junit-report=" + DefaultResultsDir + "/" + JUnitFile,
 		"--ginkgo.timeout=1h0m0s",
 		"--ginkgo.v",
+		"--ginkgo.no-color",
 	}
 	if got := cfg.SuiteArgs(false); !reflect.DeepEqual(got, want) {
 		t.Errorf("SuiteArgs:\n got %q\nwant %q", got, want)
