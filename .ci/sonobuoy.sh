@@ -51,7 +51,7 @@ echo "=== sonobuoy run --plugin plugin.yaml"
 # DNS preflight check does not apply.
 start=$(date +%s)
 # shellcheck disable=SC2086 # SONOBUOY_RUN_FLAGS is a list of flags
-"$sonobuoy" run --plugin plugin.yaml --skip-preflight dnscheck \
+"$sonobuoy" run --plugin plugin.yaml --skip-preflight=dnscheck \
 	--wait="${SONOBUOY_WAIT_MINUTES:-60}" --wait-output silent ${SONOBUOY_RUN_FLAGS:-}
 echo "sonobuoy run finished in $(($(date +%s) - start)) s"
 "$sonobuoy" status || true
