@@ -93,7 +93,9 @@ func failingReport(caseName, message, details string) ([]byte, error) {
 				Name:      caseName,
 				Classname: "netpol-conformance",
 				Status:    "failed",
-				Failure:   &junitMessage{Message: message, Type: "failed", Body: message + "\n\n" + details},
+				// Sonobuoy shows the message followed by the body: the
+				// body holds only what the message does not say.
+				Failure: &junitMessage{Message: message, Type: "failed", Body: details},
 			}},
 		}},
 	}
