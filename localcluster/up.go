@@ -89,6 +89,11 @@ func (c *Cluster) Up(ctx context.Context) error {
 		return err
 	}
 
+	// Another state dir's cluster owns the guard, the routes and the ports:
+	// snapshotting now would make our `down` remove what it installed.
+	if hostchange.GuardInstalled() {
+		return fmt.Errorf("another local cluster runs on this host (nftables table inet %s exists): wait for it, or `local down` it from its own state dir", render.GuardTable)
+	}
 	// Record the host before the first change; `down` proves it is back.
 	before, err := hoststate.Capture()
 	if err != nil {

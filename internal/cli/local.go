@@ -127,7 +127,42 @@ NetworkPolicy enforcer as host processes (Linux, root). See docs/local-cluster.m
 			return err
 		},
 	}
-	cmd.AddCommand(up, down, status, kubeconfig)
+	loadImages := &cobra.Command{
+		Use:   "load-images",
+		Short: "Build the plugin image (Dockerfile, with buildah) and Sonobuoy's image, and load both into the cluster",
+		Long: `load-images compiles netpol-conformance and the suite into _output/image/, builds
+the repository's Dockerfile with buildah as ` + localcluster.PluginImage + `, builds Sonobuoy
+` + localcluster.SonobuoyVersion + ` from its Go module into _output/bin/sonobuoy and its image
+` + localcluster.SonobuoyImage + `, and imports both images into the running cluster's containerd.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := cluster(cmd, "")
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return c.LoadImages(ctx)
+		},
+	}
+	buildSonobuoy := &cobra.Command{
+		Use:   "build-sonobuoy",
+		Short: "Build the pinned Sonobuoy CLI from its Go module and print its path",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := cluster(cmd, "")
+			if err != nil {
+				return err
+			}
+			bin, err := c.BuildSonobuoy(context.Background())
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(cmd.OutOrStdout(), bin)
+			return err
+		},
+	}
+	cmd.AddCommand(up, down, status, kubeconfig, loadImages, buildSonobuoy)
 	return cmd
 }
 

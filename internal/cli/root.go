@@ -23,6 +23,7 @@ func NewRootCommand() *cobra.Command {
 		newVersionCommand(),
 		newLocalCommand(),
 		newAgentCommand(),
+		newPluginCommand(),
 	)
 	return root
 }

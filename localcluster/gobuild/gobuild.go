@@ -114,6 +114,17 @@ func (b *Builder) Static(ctx context.Context, pkg, name string) (string, error) 
 	return out, nil
 }
 
+// StaticTo runs `go <verb> [args...] -o out` in our module as a static,
+// stripped build: verb is "build", or "test" with "-c" to compile a test
+// binary (the suite).
+func (b *Builder) StaticTo(ctx context.Context, out, verb string, args ...string) error {
+	all := append([]string{verb, "-trimpath", "-ldflags", "-s -w", "-o", out}, args...)
+	if err := b.goCmd(ctx, b.RepoRoot, []string{"CGO_ENABLED=0"}, all...); err != nil {
+		return fmt.Errorf("building %s: %w", out, err)
+	}
+	return nil
+}
+
 // ModuleBuild describes a binary built from a third-party module.
 type ModuleBuild struct {
 	Module, Version string

@@ -46,6 +46,13 @@ func InstallGuard(p render.Params) error {
 	return nil
 }
 
+// GuardInstalled reports whether a guard table exists: another local
+// cluster (another state dir) runs on this host. Its guard, routes and
+// processes are not ours to replace or tear down.
+func GuardInstalled() bool {
+	return tableExists("inet", render.GuardTable)
+}
+
 // RemoveGuard deletes the guard table and the blackhole routes. It runs last
 // in teardown, after every component is stopped.
 func RemoveGuard(p render.Params) error {

@@ -1,0 +1,249 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+const (
+	// suiteReportKeptFile keeps the suite's own report when it is replaced
+	// by a failing one (a report whose specs were all skipped, or a corrupt
+	// file), so nothing the suite wrote is lost from the tarball.
+	suiteReportKeptFile = "suite-junit.xml"
+
+	// FailedCaseName names the test case written when the suite produced no
+	// usable report.
+	FailedCaseName = "[netpol-conformance] the suite ran its specs and wrote its report"
+
+	// deadlineSlack is added to Ginkgo's own timeout before the entrypoint
+	// stops the suite itself: Ginkgo's timeout is the one that produces a
+	// report, ours only catches a suite that hangs past it.
+	deadlineSlack = 2 * time.Minute
+
+	tailLines      = 40
+	maxPartialLine = 4096
+)
+
+// Outcome says what a run left in the results directory.
+type Outcome struct {
+	// SuiteErr is the suite's exit error (nil when it exited 0). Failing
+	// specs make the suite exit 1: that is a verdict, not an error of the
+	// plugin, and travels in the JUnit report.
+	SuiteErr error
+	// Synthesized is set when the entrypoint wrote the JUnit report itself;
+	// it is the failing case's message.
+	Synthesized string
+	// Ran and Skipped count the test cases of the suite's report.
+	Ran, Skipped int
+	// Args is the suite's command line, when it was run.
+	Args []string
+	// Tarball is the path the done file names.
+	Tarball string
+}
+
+// Run runs the suite as cfg says, streaming its output to out, and writes the
+// results Sonobuoy expects. It returns an error only when those results could
+// not be written; everything that went wrong before is in the JUnit report.
+// Cancelling ctx (the pod being deleted) stops the suite gracefully and
+// still writes the results.
+func Run(ctx context.Context, cfg Config, cfgErr error, out io.Writer) (Outcome, error) {
+	var o Outcome
+	if err := os.MkdirAll(cfg.ResultsDir, 0o755); err != nil {
+		return o, fmt.Errorf("creating results dir %s: %w", cfg.ResultsDir, err)
+	}
+	logPath := filepath.Join(cfg.ResultsDir, SuiteLogFile)
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return o, fmt.Errorf("creating %s: %w", logPath, err)
+	}
+	tail := &tailWriter{max: tailLines}
+	w := io.MultiWriter(out, logFile, tail)
+
+	switch {
+	case cfgErr != nil:
+		o.Synthesized = "the plugin's configuration is invalid; the suite did not run"
+		fmt.Fprintf(w, "netpol-conformance plugin: %s:\n%v\n", o.Synthesized, cfgErr)
+	default:
+		o = runSuite(ctx, cfg, w, tail)
+	}
+	if err := logFile.Close(); err != nil {
+		return o, fmt.Errorf("writing %s: %w", logPath, err)
+	}
+	if o.Synthesized != "" {
+		details := ""
+		if o.Args != nil {
+			details = fmt.Sprintf("suite: %s %s\n", cfg.SuiteBinary, strings.Join(o.Args, " "))
+		}
+		if cfgErr != nil {
+			details += "\nconfiguration errors:\n" + cfgErr.Error() + "\n"
+		}
+		details += fmt.Sprintf("\nlast lines of the output (all of it is in %s):\n%s", SuiteLogFile, tail.String())
+		if err := keepSuiteReport(cfg.JUnitPath(), filepath.Join(cfg.ResultsDir, suiteReportKeptFile)); err != nil {
+			return o, err
+		}
+		report, err := failingReport(FailedCaseName, o.Synthesized, details)
+		if err != nil {
+			return o, err
+		}
+		if err := os.WriteFile(cfg.JUnitPath(), report, 0o644); err != nil {
+			return o, fmt.Errorf("writing %s: %w", cfg.JUnitPath(), err)
+		}
+	}
+	o.Tarball = filepath.Join(cfg.ResultsDir, TarballFile)
+	if err := tarResults(cfg.ResultsDir, o.Tarball); err != nil {
+		return o, err
+	}
+	if err := writeDone(cfg.ResultsDir, o.Tarball); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+// runSuite runs the suite binary and judges its report.
+func runSuite(ctx context.Context, cfg Config, w io.Writer, tail *tailWriter) Outcome {
+	var o Outcome
+	caseFiles, err := cfg.CaseFiles()
+	if err != nil {
+		o.Synthesized = "the custom case files could not be listed; the suite did not run"
+		fmt.Fprintf(w, "netpol-conformance plugin: %v\n", err)
+		return o
+	}
+	for _, f := range caseFiles {
+		fmt.Fprintf(w, "netpol-conformance plugin: extra case file %s\n", f)
+	}
+	// A report left by an earlier attempt of this container must not be
+	// taken for this run's.
+	if err := os.Remove(cfg.JUnitPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		o.Synthesized = "a stale report could not be removed; the suite did not run"
+		fmt.Fprintf(w, "netpol-conformance plugin: %v\n", err)
+		return o
+	}
+
+	args := cfg.SuiteArgs(len(caseFiles) > 0)
+	o.Args = args
+	fmt.Fprintf(w, "netpol-conformance plugin: running %s %s\n", cfg.SuiteBinary, strings.Join(args, " "))
+	runCtx, cancel := context.WithTimeout(ctx, cfg.GinkgoTimeout+deadlineSlack)
+	defer cancel()
+	cmd := exec.CommandContext(runCtx, cfg.SuiteBinary, args...)
+	cmd.Stdout, cmd.Stderr = w, w
+	// Stop the suite as Ginkgo expects to be interrupted, so it aborts the
+	// running spec, runs its cleanup and writes its report; kill it only if
+	// it has not exited after the grace period.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = cfg.StopGrace
+	if cmd.WaitDelay <= 0 {
+		cmd.WaitDelay = DefaultStopGrace
+	}
+	start := time.Now()
+	o.SuiteErr = cmd.Run()
+	elapsed := time.Since(start).Round(time.Second)
+	fmt.Fprintf(w, "netpol-conformance plugin: suite exited after %s: %s\n", elapsed, exitDescription(o.SuiteErr))
+
+	why := ""
+	switch {
+	case ctx.Err() != nil:
+		why = "the plugin was stopped (pod deleted or Sonobuoy timed out)"
+	case runCtx.Err() != nil:
+		why = fmt.Sprintf("the suite ran past its timeout (%s) plus %s and was stopped", cfg.GinkgoTimeout, deadlineSlack)
+	case o.SuiteErr != nil:
+		why = "the suite " + exitDescription(o.SuiteErr)
+	default:
+		why = "the suite exited 0"
+	}
+	sum, err := readReport(cfg.JUnitPath())
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		o.Synthesized = fmt.Sprintf("%s after %s without writing its JUnit report", why, elapsed)
+	case err != nil:
+		o.Synthesized = fmt.Sprintf("%s after %s and its JUnit report is unreadable: %v", why, elapsed, err)
+	case sum.Ran == 0:
+		o.Ran, o.Skipped = sum.Ran, sum.Skipped
+		o.Synthesized = fmt.Sprintf("no spec ran (%d skipped): %s after %s; check %s and %s", sum.Skipped, why, elapsed, EnvCases, EnvTags)
+	default:
+		o.Ran, o.Skipped = sum.Ran, sum.Skipped
+	}
+	return o
+}
+
+// exitDescription says how a process ended, in words.
+func exitDescription(err error) string {
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return "exited 0"
+	case errors.As(err, &ee):
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			s := fmt.Sprintf("was killed by signal %d (%s)", int(ws.Signal()), ws.Signal())
+			if ws.Signal() == syscall.SIGKILL {
+				s += " (out of memory, or not stopping after SIGTERM)"
+			}
+			return s
+		}
+		return fmt.Sprintf("exited %d", ee.ExitCode())
+	case errors.Is(err, exec.ErrWaitDelay):
+		return "left its output open after exiting"
+	default:
+		return "could not be run: " + err.Error()
+	}
+}
+
+// keepSuiteReport moves a report the entrypoint is about to replace aside.
+func keepSuiteReport(from, to string) error {
+	err := os.Rename(from, to)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("keeping the suite's report: %w", err)
+	}
+	return nil
+}
+
+// writeDone writes the done file last and atomically: Sonobuoy's worker
+// polls for it and reads it as soon as it exists.
+func writeDone(dir, tarball string) error {
+	tmp := filepath.Join(dir, "."+DoneFile+".tmp")
+	if err := os.WriteFile(tmp, []byte(tarball), 0o644); err != nil {
+		return fmt.Errorf("writing done file: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, DoneFile)); err != nil {
+		return fmt.Errorf("writing done file: %w", err)
+	}
+	return nil
+}
+
+// tailWriter keeps the last max lines written to it.
+type tailWriter struct {
+	max   int
+	lines []string
+	part  string
+}
+
+func (t *tailWriter) Write(p []byte) (int, error) {
+	s := t.part + string(p)
+	parts := strings.Split(s, "\n")
+	t.part = parts[len(parts)-1]
+	if len(t.part) > maxPartialLine {
+		// A line without end (a progress bar, binary output) must not grow
+		// without bound.
+		t.part = t.part[len(t.part)-maxPartialLine:]
+	}
+	t.lines = append(t.lines, parts[:len(parts)-1]...)
+	if over := len(t.lines) - t.max; over > 0 {
+		t.lines = append([]string(nil), t.lines[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailWriter) String() string {
+	s := strings.Join(t.lines, "\n")
+	if t.part != "" {
+		s += "\n" + t.part
+	}
+	return s
+}
