@@ -1,6 +1,9 @@
 package cases
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/netpol-conformance/netpol-conformance/topology"
@@ -43,5 +46,31 @@ func TestBuiltin(t *testing.T) {
 	t.Logf("%d cases, %d with hand-pinned tables", len(all), pinned)
 	if pinned*3 < len(all) {
 		t.Errorf("%d of %d cases pin a truth table; at least a third must", pinned, len(all))
+	}
+}
+
+// TestBuiltinAndUserFiles loads a ConfigMap-like directory next to the
+// built-in table: hidden entries are ignored, a user case joins the set,
+// and a user case may not take a built-in name.
+func TestBuiltinAndUserFiles(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("mine.yaml", "family: mine\ndescription: d\ncases:\n- name: my-case\n  description: d\n")
+	write(".hidden.yaml", "not: [valid")
+	write("README.md", "ignored")
+	set, err := LoadBuiltinAndPaths([]string{dir}, topology.Standard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set.Case("my-case") == nil || set.Case("deny-all-ingress-in-x") == nil {
+		t.Error("the set lacks the user's case or the built-in ones")
+	}
+	write("clash.yaml", "family: clash\ndescription: d\ncases:\n- name: deny-all-ingress-in-x\n  description: d\n")
+	if _, err := LoadBuiltinAndPaths([]string{dir}, topology.Standard()); err == nil || !strings.Contains(err.Error(), "duplicate case name") {
+		t.Errorf("a user case reusing a built-in name: %v", err)
 	}
 }

@@ -70,27 +70,65 @@ func LoadFS(fsys fs.FS, dir string, topo *topology.Topology) (*Set, error) {
 // LoadPaths loads case files from disk: each path is a YAML file or a
 // directory of them (a ConfigMap mount, for instance).
 func LoadPaths(paths []string, topo *topology.Topology) (*Set, error) {
+	names, sources, err := readPaths(paths)
+	if err != nil {
+		return nil, err
+	}
+	return load(names, sources, topo)
+}
+
+// LoadBuiltinAndPaths loads the built-in table plus users' case files, all
+// validated together: a user's case may not reuse a built-in name.
+func LoadBuiltinAndPaths(paths []string, topo *topology.Topology) (*Set, error) {
+	names, err := fs.Glob(builtin, "*.yaml")
+	if err != nil {
+		return nil, fmt.Errorf("listing built-in case files: %w", err)
+	}
+	sort.Strings(names)
+	sources := map[string][]byte{}
+	for _, name := range names {
+		if sources[name], err = fs.ReadFile(builtin, name); err != nil {
+			return nil, fmt.Errorf("reading built-in case file %s: %w", name, err)
+		}
+	}
+	userNames, userSources, err := readPaths(paths)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range userNames {
+		sources[name] = userSources[name]
+	}
+	return load(append(names, userNames...), sources, topo)
+}
+
+func readPaths(paths []string) ([]string, map[string][]byte, error) {
 	var names []string
 	sources := map[string][]byte{}
 	for _, p := range paths {
 		files := []string{p}
 		if info, err := os.Stat(p); err == nil && info.IsDir() {
-			files, err = filepath.Glob(filepath.Join(p, "*.yaml"))
+			entries, err := os.ReadDir(p)
 			if err != nil {
-				return nil, fmt.Errorf("listing case files in %s: %w", p, err)
+				return nil, nil, fmt.Errorf("listing case files in %s: %w", p, err)
 			}
-			sort.Strings(files)
+			files = files[:0]
+			for _, e := range entries {
+				// A ConfigMap mount also holds hidden ..data links.
+				if !strings.HasPrefix(e.Name(), ".") && strings.HasSuffix(e.Name(), ".yaml") {
+					files = append(files, filepath.Join(p, e.Name()))
+				}
+			}
 		}
 		for _, f := range files {
 			data, err := os.ReadFile(f)
 			if err != nil {
-				return nil, fmt.Errorf("reading case file: %w", err)
+				return nil, nil, fmt.Errorf("reading case file: %w", err)
 			}
 			names = append(names, f)
 			sources[f] = data
 		}
 	}
-	return load(names, sources, topo)
+	return names, sources, nil
 }
 
 func load(names []string, sources map[string][]byte, topo *topology.Topology) (*Set, error) {

@@ -253,7 +253,7 @@ func loadCases() (*cases.Set, error) {
 	if config.caseDirs == "" {
 		return cases.Builtin()
 	}
-	return cases.LoadPaths(strings.Split(config.caseDirs, ","), topology.Standard())
+	return cases.LoadBuiltinAndPaths(strings.Split(config.caseDirs, ","), topology.Standard())
 }
 
 func selected(c *cases.Case) bool {

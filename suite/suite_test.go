@@ -28,12 +28,12 @@ var config struct {
 
 func registerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&config.cases, "netpol.cases", "", "run only cases whose name matches this regular expression")
-	fs.StringVar(&config.caseDirs, "netpol.case-dir", "", "comma-separated case files or directories to run instead of the built-in table")
+	fs.StringVar(&config.caseDirs, "netpol.case-dir", "", "comma-separated case files or directories to run next to the built-in table")
 	fs.StringVar(&config.protocols, "netpol.protocols", "TCP,UDP,SCTP", "protocols to probe; SCTP is skipped, with the reason, where the nodes' kernel lacks it")
 	fs.DurationVar(&config.probeTimeout, "netpol.probe-timeout", time.Second, "bound on one probe")
 	fs.DurationVar(&config.convergenceTimeout, "netpol.convergence-timeout", 20*time.Second, "how long a change may take to be enforced")
 	fs.DurationVar(&config.podStartTimeout, "netpol.pod-start-timeout", 3*time.Minute, "how long the topology's pods may take to be ready")
-	fs.StringVar(&config.agentImage, "netpol.agent-image", "localhost/netpol-conformance/agent:local", "image of the agent pods")
+	fs.StringVar(&config.agentImage, "netpol.agent-image", "localhost/netpol-conformance:local", "image of the agent pods: the suite's own image, built from the Dockerfile")
 	fs.StringVar(&config.agentBinary, "netpol.agent-binary", "/netpol-conformance", "path of the netpol-conformance binary in the agent image")
 	fs.StringVar(&config.runID, "netpol.run-id", "", "names this run's namespaces (netpol-<id>-x...); default: random")
 }

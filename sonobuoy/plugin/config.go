@@ -35,6 +35,7 @@ const (
 	EnvGinkgoTimeout      = "NETPOL_GINKGO_TIMEOUT"
 	EnvResultsDir         = "SONOBUOY_RESULTS_DIR"
 	EnvConfigDir          = "SONOBUOY_CONFIG_DIR"
+	EnvProgressPort       = "SONOBUOY_PROGRESS_PORT"
 )
 
 // Defaults, as Sonobuoy documents its directories.
@@ -72,6 +73,8 @@ type Config struct {
 	// ConfigDir is where Sonobuoy mounts the plugin's ConfigMap; YAML files
 	// there are extra case files.
 	ConfigDir string
+	// ProgressPort is where Sonobuoy's worker takes progress updates.
+	ProgressPort string
 
 	Cases              string // regular expression over case names
 	Tags               string // tag expression, translated by the suite
@@ -100,6 +103,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		SuiteBinary:   DefaultSuiteBinary,
 		ResultsDir:    orDefault(getenv(EnvResultsDir), DefaultResultsDir),
 		ConfigDir:     orDefault(getenv(EnvConfigDir), DefaultConfigDir),
+		ProgressPort:  orDefault(getenv(EnvProgressPort), "8099"),
 		Cases:         strings.TrimSpace(getenv(EnvCases)),
 		Tags:          strings.TrimSpace(getenv(EnvTags)),
 		AgentImage:    strings.TrimSpace(getenv(EnvAgentImage)),
@@ -171,7 +175,14 @@ func (c Config) SuiteArgs(caseFiles bool) []string {
 		}
 	}
 	add("cases", c.Cases)
-	add("tags", c.Tags)
+	if c.Tags != "" {
+		// Tags are Ginkgo labels. The enforcement check stays selected so
+		// a cluster that enforces nothing still says so in one line.
+		args = append(args, "--ginkgo.label-filter=("+c.Tags+") || enforcement")
+	}
+	// Sonobuoy's worker listens for progress updates on this port; the
+	// suite posts them with the e2e framework's progress reporter.
+	args = append(args, "--progress-report-url=http://localhost:"+c.ProgressPort+"/progress")
 	if c.ProbeTimeout > 0 {
 		add("probe-timeout", c.ProbeTimeout.String())
 	}

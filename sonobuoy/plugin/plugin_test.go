@@ -63,7 +63,8 @@ func TestConfigFromEnvMapsEveryKnob(t *testing.T) {
 		"--ginkgo.v",
 		"--ginkgo.no-color",
 		"--netpol.cases=^deny-",
-		"--netpol.tags=ingress && !sctp",
+		"--ginkgo.label-filter=(ingress && !sctp) || enforcement",
+		"--progress-report-url=http://localhost:8099/progress",
 		"--netpol.probe-timeout=2s",
 		"--netpol.convergence-timeout=45s",
 		"--netpol.protocols=TCP,UDP",
@@ -87,6 +88,7 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 		"--ginkgo.timeout=1h0m0s",
 		"--ginkgo.v",
 		"--ginkgo.no-color",
+		"--progress-report-url=http://localhost:8099/progress",
 	}
 	if got := cfg.SuiteArgs(false); !reflect.DeepEqual(got, want) {
 		t.Errorf("SuiteArgs:\n got %q\nwant %q", got, want)
