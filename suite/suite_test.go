@@ -3,6 +3,7 @@ package suite
 import (
 	"flag"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,25 +48,27 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-var progress = &e2ereporters.ProgressReporter{}
+// progress is created on first use, after the flags are parsed.
+var progress = sync.OnceValue(func() *e2ereporters.ProgressReporter {
+	return e2ereporters.NewProgressReporter(framework.TestContext.ProgressReportURL)
+})
 
 // Sonobuoy shows progress posted to --progress-report-url: completed =
 // passed specs, failures = their names.
 var _ = ginkgo.ReportBeforeSuite(func(report ginkgo.Report) {
-	progress.SetStartMsg()
-	progress.SetTestsTotal(report.PreRunStats.SpecsThatWillRun)
+	progress().SetStartMsg()
+	progress().SetTestsTotal(report.PreRunStats.SpecsThatWillRun)
 })
 
 var _ = ginkgo.ReportAfterEach(func(report ginkgo.SpecReport) {
-	progress.ProcessSpecReport(report)
+	progress().ProcessSpecReport(report)
 })
 
 var _ = ginkgo.ReportAfterSuite("progress", func(ginkgo.Report) {
-	progress.SetEndMsg()
+	progress().SetEndMsg()
 })
 
 func TestNetworkPolicy(t *testing.T) {
-	progress = e2ereporters.NewProgressReporter(framework.TestContext.ProgressReportURL)
 	gomega.RegisterFailHandler(framework.Fail)
 	suiteConfig, reporterConfig := framework.CreateGinkgoConfig()
 	ginkgo.RunSpecs(t, "netpol-conformance", suiteConfig, reporterConfig)
