@@ -91,13 +91,18 @@ func Identity() string {
 
 // Probe probes one target; the whole probe is bounded by timeout.
 func Probe(ctx context.Context, t Target, timeout time.Duration) Result {
+	return probe(ctx, t, timeout, 0)
+}
+
+// probe is Probe with a chosen UDP source port (0: the kernel picks one).
+func probe(ctx context.Context, t Target, timeout time.Duration, udpSourcePort int) Result {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
 	var r Result
 	switch t.Protocol {
 	case UDP:
-		r = probeUDP(ctx, t)
+		r = probeUDP(ctx, t, udpSourcePort)
 	case SCTP:
 		r = probeSCTP(ctx, t)
 	default:
@@ -111,7 +116,13 @@ func Probe(ctx context.Context, t Target, timeout time.Duration) Result {
 // ProbeAll probes every target concurrently, at most parallel at a time, and
 // returns the results in target order. One exec of the agent per source pod
 // covers a whole probe pass.
-func ProbeAll(ctx context.Context, targets []Target, timeout time.Duration, parallel int) []Result {
+//
+// udpPortBase, when not 0, makes the i-th target's UDP probe leave from
+// port udpPortBase+i. A probe must be a new flow: if the kernel picked a
+// source port that an earlier probe to the same destination used, that
+// earlier flow's conntrack entry (30 s for UDP) would carry the new probe
+// past a policy that now denies it. Callers rotate the base between passes.
+func ProbeAll(ctx context.Context, targets []Target, timeout time.Duration, parallel, udpPortBase int) []Result {
 	results := make([]Result, len(targets))
 	sem := make(chan struct{}, max(parallel, 1))
 	var wg sync.WaitGroup
@@ -121,7 +132,11 @@ func ProbeAll(ctx context.Context, targets []Target, timeout time.Duration, para
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			results[i] = Probe(ctx, t, timeout)
+			port := 0
+			if udpPortBase > 0 {
+				port = udpPortBase + i
+			}
+			results[i] = probe(ctx, t, timeout, port)
 		}()
 	}
 	wg.Wait()
@@ -141,9 +156,17 @@ func probeStream(ctx context.Context, t Target) Result {
 
 // probeUDP sends one datagram and waits for the identity. A connected UDP
 // socket surfaces an ICMP port unreachable as ECONNREFUSED on read.
-func probeUDP(ctx context.Context, t Target) Result {
+func probeUDP(ctx context.Context, t Target, sourcePort int) Result {
 	var d net.Dialer
+	if sourcePort > 0 {
+		d.LocalAddr = &net.UDPAddr{Port: sourcePort}
+	}
 	conn, err := d.DialContext(ctx, "udp", net.JoinHostPort(t.Host, strconv.Itoa(t.Port)))
+	if err != nil && errors.Is(err, syscall.EADDRINUSE) {
+		// Rare: fall back to a port the kernel picks.
+		d.LocalAddr = nil
+		conn, err = d.DialContext(ctx, "udp", net.JoinHostPort(t.Host, strconv.Itoa(t.Port)))
+	}
 	if err != nil {
 		return Result{Outcome: classify(err), Detail: err.Error()}
 	}

@@ -139,7 +139,7 @@ func TestProbeAllKeepsOrderAndRunsConcurrently(t *testing.T) {
 		targets = append(targets, Target{Host: "127.0.0.1", Port: pc.LocalAddr().(*net.UDPAddr).Port, Protocol: UDP})
 	}
 	start := time.Now()
-	results := ProbeAll(context.Background(), targets, 300*time.Millisecond, 16)
+	results := ProbeAll(context.Background(), targets, 300*time.Millisecond, 16, 0)
 	if elapsed := time.Since(start); elapsed > 2*time.Second {
 		t.Errorf("ProbeAll took %v: probes did not run concurrently", elapsed)
 	}
@@ -157,5 +157,39 @@ func TestSCTPWithoutKernelSupportIsAnError(t *testing.T) {
 	r := Probe(context.Background(), Target{Host: "127.0.0.1", Port: 80, Protocol: SCTP}, time.Second)
 	if r.Outcome != Error || !strings.Contains(r.Detail, "does not support SCTP") {
 		t.Errorf("SCTP probe without kernel support = %+v, want %s naming the reason", r, Error)
+	}
+}
+
+// TestProbeAllUsesTheGivenUDPSourcePorts checks that a pass's UDP probes
+// leave from the ports it was given, so no probe reuses an earlier flow.
+func TestProbeAllUsesTheGivenUDPSourcePorts(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	seen := make(chan int, 2)
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			_, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			seen <- from.(*net.UDPAddr).Port
+			_, _ = pc.WriteTo([]byte("ns/pod\n"), from)
+		}
+	}()
+	target := Target{Host: "127.0.0.1", Port: pc.LocalAddr().(*net.UDPAddr).Port, Protocol: UDP}
+	base := 20000 + freePort(t)%10000
+	results := ProbeAll(context.Background(), []Target{target, target}, time.Second, 2, base)
+	for _, r := range results {
+		if r.Outcome != Allowed {
+			t.Fatalf("probe = %+v", r)
+		}
+	}
+	got := map[int]bool{<-seen: true, <-seen: true}
+	if !got[base] || !got[base+1] {
+		t.Errorf("source ports %v, want %d and %d", got, base, base+1)
 	}
 }

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -53,6 +55,8 @@ type Cluster struct {
 	// Topology has the logical names of the case table and the real pod
 	// IPs, so the model and placeholders see what the cluster sees.
 	Topology *topology.Topology
+	// passes counts probe passes, to rotate UDP source ports.
+	passes atomic.Int64
 	// applied is what the cluster holds now.
 	applied struct {
 		policies []networkingv1.NetworkPolicy // logical namespaces
@@ -318,6 +322,12 @@ type Observation struct {
 func (c *Cluster) ProbePass(ctx context.Context, keys []reachability.Key) (*Observation, error) {
 	matrix := c.Topology.MatrixKeys()
 	obs := &Observation{Errors: map[string]string{}}
+	// Each pass sends its UDP probes from a fresh block of source ports
+	// below the kernel's ephemeral range, 400 passes before a block comes
+	// back: far longer than UDP conntrack entries live (30 s).
+	const firstPort, blocks = 10000, 400
+	block := len(matrix) * len(keys)
+	udpBase := firstPort + int(c.passes.Add(1)%blocks)*block
 	for _, k := range keys {
 		obs.Tables = append(obs.Tables, reachability.New(k, matrix, matrix))
 	}
@@ -338,7 +348,7 @@ func (c *Cluster) ProbePass(ctx context.Context, keys []reachability.Key) (*Obse
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results, err := c.probe(ctx, from, targets)
+			results, err := c.probe(ctx, from, targets, udpBase)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -374,7 +384,7 @@ func (c *Cluster) ProbeOne(ctx context.Context, from, to string, key reachabilit
 			addr = e.IP
 		}
 	}
-	results, err := c.probe(ctx, from, []agent.Target{{Host: addr, Port: int(key.Port), Protocol: string(key.Protocol)}})
+	results, err := c.probe(ctx, from, []agent.Target{{Host: addr, Port: int(key.Port), Protocol: string(key.Protocol)}}, 0)
 	if err != nil {
 		return agent.Result{}, err
 	}
@@ -396,9 +406,9 @@ func Outcome(o agent.Outcome) reachability.Outcome {
 
 // probe runs the agent's batch probe in one source pod through the API
 // server's exec and decodes one JSON line per target.
-func (c *Cluster) probe(ctx context.Context, from string, targets []agent.Target) ([]agent.Result, error) {
+func (c *Cluster) probe(ctx context.Context, from string, targets []agent.Target, udpPortBase int) ([]agent.Result, error) {
 	ns, name, _ := topology.SplitPodKey(from)
-	cmd := []string{c.opts.AgentBinary, "agent", "probe", "--timeout", c.opts.ProbeTimeout.String()}
+	cmd := []string{c.opts.AgentBinary, "agent", "probe", "--timeout", c.opts.ProbeTimeout.String(), "--udp-source-port-base", strconv.Itoa(udpPortBase)}
 	for _, t := range targets {
 		cmd = append(cmd, "--to", t.String())
 	}

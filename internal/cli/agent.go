@@ -35,7 +35,7 @@ func newAgentCommand() *cobra.Command {
 
 	var to []string
 	var timeout time.Duration
-	var parallel int
+	var parallel, udpPortBase int
 	probe := &cobra.Command{
 		Use:   "probe",
 		Short: "Probe every --to target concurrently; print one JSON line per target, in order (exit 0 whatever the outcomes)",
@@ -50,7 +50,7 @@ func newAgentCommand() *cobra.Command {
 				targets = append(targets, t)
 			}
 			enc := json.NewEncoder(cmd.OutOrStdout())
-			for _, r := range agent.ProbeAll(cmd.Context(), targets, timeout, parallel) {
+			for _, r := range agent.ProbeAll(cmd.Context(), targets, timeout, parallel, udpPortBase) {
 				if err := enc.Encode(r); err != nil {
 					return err
 				}
@@ -61,6 +61,7 @@ func newAgentCommand() *cobra.Command {
 	probe.Flags().StringArrayVar(&to, "to", nil, "target IP:PORT or IP:PORT/PROTOCOL (TCP, UDP, SCTP); repeat for a batch")
 	probe.Flags().DurationVar(&timeout, "timeout", time.Second, "bound on each probe")
 	probe.Flags().IntVar(&parallel, "parallel", 64, "probes in flight at once")
+	probe.Flags().IntVar(&udpPortBase, "udp-source-port-base", 0, "send the i-th target's UDP probe from this port + i, so no probe rides an earlier flow's conntrack entry (0: the kernel picks)")
 	_ = probe.MarkFlagRequired("to")
 	cmd.AddCommand(serve, probe)
 	return cmd
