@@ -65,5 +65,13 @@ echo "=== sonobuoy results --mode detailed"
 
 status=$("$sonobuoy" results "$tarball" --plugin netpol-conformance | awk '/^Status:/ {print $2; exit}')
 echo "=== plugin status: $status (expected: $expect)"
+if [ "$enforcer" = none ]; then
+	# Nothing enforces NetworkPolicy: the run must say so in one line, and
+	# no case may pass.
+	"$sonobuoy" results "$tarball" --mode detailed | grep -q 'NetworkPolicy is NOT enforced on this cluster' ||
+		{ echo "the results do not say that NetworkPolicy is not enforced"; exit 1; }
+	passed=$("$sonobuoy" results "$tarball" --plugin netpol-conformance | awk '/^Passed:/ {print $2; exit}')
+	[ "$passed" = 0 ] || { echo "$passed specs passed on a cluster that enforces nothing"; exit 1; }
+fi
 "$sonobuoy" delete --wait=5 --wait-output silent
 [ "$status" = "$expect" ]

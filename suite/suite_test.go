@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/reporters"
 	"github.com/onsi/gomega"
 
 	"k8s.io/kubernetes/test/e2e/framework"
@@ -25,6 +26,7 @@ var config struct {
 	agentImage         string
 	agentBinary        string
 	runID              string
+	junitReport        string
 }
 
 func registerFlags(fs *flag.FlagSet) {
@@ -37,6 +39,7 @@ func registerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&config.agentImage, "netpol.agent-image", "localhost/netpol-conformance:local", "image of the agent pods: the suite's own image, built from the Dockerfile")
 	fs.StringVar(&config.agentBinary, "netpol.agent-binary", "/netpol-conformance", "path of the netpol-conformance binary in the agent image")
 	fs.StringVar(&config.runID, "netpol.run-id", "", "names this run's namespaces (netpol-<id>-x...); default: random")
+	fs.StringVar(&config.junitReport, "netpol.junit-report", "", "write the JUnit report here: one testcase per spec, named for joining across runs")
 }
 
 func TestMain(m *testing.M) {
@@ -64,8 +67,20 @@ var _ = ginkgo.ReportAfterEach(func(report ginkgo.SpecReport) {
 	progress().ProcessSpecReport(report)
 })
 
-var _ = ginkgo.ReportAfterSuite("progress", func(ginkgo.Report) {
+// The JUnit report users and Sonobuoy read: one testcase per spec, named
+// "NetworkPolicy <case>" so reports of different runs and releases join on
+// the name (tags are labels and may change), without the suite's own setup
+// and reporting nodes, which would count as passed testcases.
+var _ = ginkgo.ReportAfterSuite("netpol-conformance JUnit report", func(report ginkgo.Report) {
 	progress().SetEndMsg()
+	if config.junitReport == "" {
+		return
+	}
+	framework.ExpectNoError(reporters.GenerateJUnitReportWithConfig(report, config.junitReport, reporters.JunitReportConfig{
+		OmitSuiteSetupNodes: true,
+		OmitLeafNodeType:    true,
+		OmitSpecLabels:      true,
+	}))
 })
 
 func TestNetworkPolicy(t *testing.T) {

@@ -161,7 +161,7 @@ func (c Config) JUnitPath() string { return filepath.Join(c.ResultsDir, JUnitFil
 // suite's own defaults stay the single source of truth for the rest.
 func (c Config) SuiteArgs(caseFiles bool) []string {
 	args := []string{
-		"--ginkgo.junit-report=" + c.JUnitPath(),
+		"--netpol.junit-report=" + c.JUnitPath(),
 		"--ginkgo.timeout=" + c.GinkgoTimeout.String(),
 		// The spec-by-spec log is what a user reads in suite.log when a
 		// case fails; it costs nothing next to the probes.

@@ -58,7 +58,7 @@ func TestConfigFromEnvMapsEveryKnob(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"--ginkgo.junit-report=/r/" + JUnitFile,
+		"--netpol.junit-report=/r/" + JUnitFile,
 		"--ginkgo.timeout=20m0s",
 		"--ginkgo.v",
 		"--ginkgo.no-color",
@@ -84,7 +84,7 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 	// Unset knobs are not passed: the suite's defaults apply. Ginkgo's
 	// timeout is always explicit.
 	want := []string{
-		"--ginkgo.junit-report=" + DefaultResultsDir + "/" + JUnitFile,
+		"--netpol.junit-report=" + DefaultResultsDir + "/" + JUnitFile,
 		"--ginkgo.timeout=1h0m0s",
 		"--ginkgo.v",
 		"--ginkgo.no-color",
@@ -218,7 +218,7 @@ func TestRunPassesFlagsAndExtraCaseFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"--netpol.case-dir=" + cfgDir, "--netpol.cases=custom", "--netpol.protocols=TCP", "--ginkgo.junit-report=" + filepath.Join(results, JUnitFile)} {
+	for _, want := range []string{"--netpol.case-dir=" + cfgDir, "--netpol.cases=custom", "--netpol.protocols=TCP", "--netpol.junit-report=" + filepath.Join(results, JUnitFile)} {
 		if !strings.Contains(string(args), want+"\n") {
 			t.Errorf("suite args lack %q:\n%s", want, args)
 		}

@@ -43,7 +43,7 @@ const allSkipped = `<?xml version="1.0" encoding="UTF-8"?>
 func main() {
 	report := ""
 	for _, a := range os.Args[1:] {
-		if v, ok := strings.CutPrefix(a, "--ginkgo.junit-report="); ok {
+		if v, ok := strings.CutPrefix(a, "--netpol.junit-report="); ok {
 			report = v
 		}
 	}
