@@ -40,10 +40,15 @@ type Case struct {
 	// Steps change policies or labels one at a time; every step is
 	// probed after it is applied.
 	Steps []Step `json:"steps,omitempty"`
-	// KeepConnections asks the suite to open a long-lived connection for
-	// every allowed cell before the first step and report after each step
-	// whether it survived: implementation-defined, never a failure.
+	// KeepConnections marks a case about connections that outlive a
+	// change: whether they survive is implementation-defined, never a
+	// failure. The suite checks new connections in every stage and says
+	// that it does not probe established ones yet.
 	KeepConnections bool `json:"keepConnections,omitempty"`
+	// ProbeVia is "pod" (the default: probes go to pod IPs, which is what
+	// NetworkPolicy is about) or "service": probes go to a ClusterIP
+	// Service in front of each pod, so kube-proxy's DNAT happens first.
+	ProbeVia string `json:"probeVia,omitempty"`
 
 	// Family is the File's family, set by the loader.
 	Family string `json:"-"`
@@ -100,6 +105,12 @@ type NamespaceLabels struct {
 	Namespace string            `json:"namespace"`
 	Labels    map[string]string `json:"labels"`
 }
+
+// Where probes go.
+const (
+	ProbeViaPod     = "pod"
+	ProbeViaService = "service"
+)
 
 // Probe outcomes a case may pin.
 const (

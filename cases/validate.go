@@ -64,6 +64,9 @@ func validateCase(c *Case, topo *topology.Topology) field.ErrorList {
 			errs = append(errs, field.Invalid(field.NewPath("tags").Index(i), tag, msg))
 		}
 	}
+	if c.ProbeVia != "" && c.ProbeVia != ProbeViaPod && c.ProbeVia != ProbeViaService {
+		errs = append(errs, field.NotSupported(field.NewPath("probeVia"), c.ProbeVia, []string{ProbeViaPod, ProbeViaService}))
+	}
 	for i := range c.Policies {
 		errs = append(errs, validatePolicyRefs(&c.Policies[i], field.NewPath("policies").Index(i), topo)...)
 	}

@@ -55,6 +55,9 @@ type Cluster struct {
 	// Topology has the logical names of the case table and the real pod
 	// IPs, so the model and placeholders see what the cluster sees.
 	Topology *topology.Topology
+	// serviceIPs holds, once EnsureServices ran, the ClusterIP of the
+	// Service in front of each matrix pod.
+	serviceIPs map[string]string
 	// passes counts probe passes, to rotate UDP source ports.
 	passes atomic.Int64
 	// applied is what the cluster holds now.
@@ -318,8 +321,12 @@ type Observation struct {
 }
 
 // ProbePass probes every (from, to) pair of the matrix for every key, with
-// one exec per source pod, all sources at once.
-func (c *Cluster) ProbePass(ctx context.Context, keys []reachability.Key) (*Observation, error) {
+// one exec per source pod, all sources at once; viaService probes each
+// destination through its Service (see EnsureServices).
+func (c *Cluster) ProbePass(ctx context.Context, keys []reachability.Key, viaService bool) (*Observation, error) {
+	if viaService && c.serviceIPs == nil {
+		return nil, errors.New("probing through Services before EnsureServices")
+	}
 	matrix := c.Topology.MatrixKeys()
 	obs := &Observation{Errors: map[string]string{}}
 	// Each pass sends its UDP probes from a fresh block of source ports
@@ -341,7 +348,7 @@ func (c *Cluster) ProbePass(ctx context.Context, keys []reachability.Key) (*Obse
 		var cells [][2]int // (table, column) per target
 		for ki, k := range keys {
 			for j, to := range matrix {
-				targets = append(targets, agent.Target{Host: c.Topology.Pod(to).IP, Port: int(k.Port), Protocol: string(k.Protocol)})
+				targets = append(targets, agent.Target{Host: c.target(to, viaService), Port: int(k.Port), Protocol: string(k.Protocol)})
 				cells = append(cells, [2]int{ki, j})
 			}
 		}

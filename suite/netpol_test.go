@@ -114,9 +114,14 @@ func runCase(ctx context.Context, env *cluster.Cluster, c *cases.Case, keys []re
 	for _, s := range skipped {
 		ginkgo.AddReportEntry("skipped", s)
 	}
+	viaService := c.ProbeVia == cases.ProbeViaService
+	if viaService {
+		framework.ExpectNoError(env.EnsureServices(ctx, keys), "creating a Service in front of each pod")
+		ginkgo.AddReportEntry("probe-via", "service: probes go to a ClusterIP Service in front of each pod; a pod reaching itself through its own Service may be SNATed to the node (hairpin): implementation-defined")
+	}
 	framework.ExpectNoError(env.Reset(ctx))
 	reset := &cases.Stage{Topology: env.Topology}
-	if msg := check(ctx, env, reset, keys, "reset"); msg != "" {
+	if msg := check(ctx, env, reset, keys, "reset", viaService); msg != "" {
 		framework.Failf("the topology did not return to allow-all after removing every policy, so this case cannot be judged:\n%s", msg)
 	}
 	stages, err := c.Stages(env.Topology)
@@ -125,7 +130,7 @@ func runCase(ctx context.Context, env *cluster.Cluster, c *cases.Case, keys []re
 	for i := range stages {
 		s := &stages[i]
 		framework.ExpectNoError(env.Apply(ctx, s), "applying %s", s.Name())
-		if msg := check(ctx, env, s, keys, s.Name()); msg != "" {
+		if msg := check(ctx, env, s, keys, s.Name(), viaService); msg != "" {
 			failures = append(failures, fmt.Sprintf("== %s\n%s", s.Name(), msg))
 		}
 		failures = append(failures, checkProbes(ctx, env, s)...)
@@ -140,7 +145,7 @@ func runCase(ctx context.Context, env *cluster.Cluster, c *cases.Case, keys []re
 
 // check waits for the cluster to match the model in stage s and returns the
 // failure message, or "" when it converged.
-func check(ctx context.Context, env *cluster.Cluster, s *cases.Stage, keys []reachability.Key, name string) string {
+func check(ctx context.Context, env *cluster.Cluster, s *cases.Stage, keys []reachability.Key, name string, viaService bool) string {
 	start := time.Now()
 	m, err := s.Model()
 	framework.ExpectNoError(err)
@@ -153,7 +158,7 @@ func check(ctx context.Context, env *cluster.Cluster, s *cases.Stage, keys []rea
 	}
 	var refused, timedOut int
 	res, err := probing.Converge(ctx, start, expected, func(ctx context.Context) ([]*reachability.Table, error) {
-		obs, err := env.ProbePass(ctx, keys)
+		obs, err := env.ProbePass(ctx, keys, viaService)
 		if err != nil {
 			return nil, err
 		}
