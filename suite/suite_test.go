@@ -42,11 +42,19 @@ func registerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&config.junitReport, "netpol.junit-report", "", "write the JUnit report here: one testcase per spec, named for joining across runs")
 }
 
+// clusterGiven is true when the run names its cluster: --kubeconfig on the
+// command line, or a pod's in-cluster config. $KUBECONFIG alone is not
+// enough, so `go test ./...` never creates namespaces in whatever cluster a
+// developer's shell points at.
+var clusterGiven bool
+
 func TestMain(m *testing.M) {
 	framework.RegisterCommonFlags(flag.CommandLine)
 	framework.RegisterClusterFlags(flag.CommandLine)
 	registerFlags(flag.CommandLine)
 	flag.Parse()
+	flag.Visit(func(f *flag.Flag) { clusterGiven = clusterGiven || f.Name == "kubeconfig" })
+	clusterGiven = clusterGiven || os.Getenv("KUBERNETES_SERVICE_HOST") != ""
 	framework.AfterReadingAllFlags(&framework.TestContext)
 	os.Exit(m.Run())
 }
@@ -84,6 +92,9 @@ var _ = ginkgo.ReportAfterSuite("netpol-conformance JUnit report", func(report g
 })
 
 func TestNetworkPolicy(t *testing.T) {
+	if !clusterGiven {
+		t.Skip("no cluster named: the suite runs with --kubeconfig=PATH, or in a pod (see docs/suite.md)")
+	}
 	gomega.RegisterFailHandler(framework.Fail)
 	suiteConfig, reporterConfig := framework.CreateGinkgoConfig()
 	ginkgo.RunSpecs(t, "netpol-conformance", suiteConfig, reporterConfig)
