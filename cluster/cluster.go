@@ -98,14 +98,20 @@ func Setup(ctx context.Context, client kubernetes.Interface, config *rest.Config
 	return c, nil
 }
 
+// namespaceLabels are the case's labels plus ours: the run label, and Pod
+// Security "restricted" enforced, so the API server itself proves that the
+// agent pods need no privilege.
 func (c *Cluster) namespaceLabels(labels map[string]string) map[string]string {
 	out := maps.Clone(labels)
 	if out == nil {
 		out = map[string]string{}
 	}
 	out[RunLabel] = c.opts.RunID
+	out[podSecurityEnforce] = "restricted"
 	return out
 }
+
+const podSecurityEnforce = "pod-security.kubernetes.io/enforce"
 
 // waitReady polls the pods until all are ready, then records their IPs.
 func (c *Cluster) waitReady(ctx context.Context) error {
