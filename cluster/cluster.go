@@ -82,7 +82,7 @@ func Setup(ctx context.Context, client kubernetes.Interface, config *rest.Config
 			return c, fmt.Errorf("creating namespace %s: %w", obj.Name, err)
 		}
 		for i := range ns.Pods {
-			pod := agentPod(obj.Name, &ns.Pods[i], opts.AgentImage, opts.AgentBinary)
+			pod := AgentPod(obj.Name, &ns.Pods[i], opts.AgentImage, opts.AgentBinary)
 			if _, err := client.CoreV1().Pods(obj.Name).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 				return c, fmt.Errorf("creating pod %s/%s: %w", obj.Name, pod.Name, err)
 			}

@@ -8,12 +8,12 @@ import (
 	"github.com/netpol-conformance/netpol-conformance/topology"
 )
 
-// agentPod is one pod of the standard topology: the agent serving every
+// AgentPod is one pod of the standard topology: the agent serving every
 // standard port and protocol, with the named container ports the cases
 // refer to (serve-80-tcp...). It meets the Pod Security "restricted"
 // profile; ports below 1024 are bound through the safe sysctl
 // net.ipv4.ip_unprivileged_port_start, which that profile allows.
-func agentPod(namespace string, pod *topology.Pod, image, binary string) *corev1.Pod {
+func AgentPod(namespace string, pod *topology.Pod, image, binary string) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: pod.Name, Labels: pod.Labels},
 		Spec: corev1.PodSpec{
