@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -135,5 +136,23 @@ func TestListFiltersByTag(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(out), &entries); err != nil || len(entries) == 0 {
 		t.Fatalf("list --tag default-deny: %v\n%s", err, out)
+	}
+}
+
+func TestCompareAndDiffRecordedRuns(t *testing.T) {
+	knp, kr := "../../results/testdata/kube-network-policies.tar.gz", "../../results/testdata/kube-router.xml"
+	out, err := run(t, "compare", knp, kr)
+	if err != nil || !strings.Contains(out, "| kube-router | 96 | 5 | 0 |") {
+		t.Errorf("compare: %v\n%s", err, out)
+	}
+	if out, err := run(t, "diff", knp, kr); !errors.Is(err, errRegressed) || !strings.Contains(out, "NEW FAILURES (5)") {
+		t.Errorf("diff to a worse run: err=%v\n%s", err, out)
+	}
+	if out, err := run(t, "diff", kr, knp); err != nil || !strings.Contains(out, "fixed (5)") {
+		t.Errorf("diff to a better run: err=%v\n%s", err, out)
+	}
+	empty := writeFile(t, "empty.xml", `<testsuites><testsuite tests="0"></testsuite></testsuites>`)
+	if _, err := run(t, "compare", knp, empty); err == nil || !strings.Contains(err.Error(), "holds no testcase") {
+		t.Errorf("compare with an empty JUnit: %v", err)
 	}
 }

@@ -19,6 +19,8 @@ func NewRootCommand() *cobra.Command {
 		newExpectCommand(),
 		newExplainCommand(),
 		newListCommand(),
+		newCompareCommand(),
+		newDiffCommand(),
 		newCleanupCommand(),
 		newVersionCommand(),
 		newLocalCommand(),

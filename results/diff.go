@@ -1,0 +1,99 @@
+package results
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Change is one case whose outcome moved between two runs.
+type Change struct {
+	Case     string
+	Old, New *Case
+}
+
+// Difference is what changed from one run of a cluster to the next.
+type Difference struct {
+	// NewFailures failed in the new run and did not in the old one.
+	NewFailures []Change
+	// Fixed failed in the old run and pass in the new one.
+	Fixed []Change
+	// Slower and Faster changed their time to enforce by more than the
+	// threshold given to Diff.
+	Slower, Faster []Change
+	// Gone were in the old run only; Added in the new one only.
+	Gone, Added []string
+}
+
+// Regressed reports whether the new run is worse: CI fails on it.
+func (d Difference) Regressed() bool { return len(d.NewFailures) > 0 || len(d.Gone) > 0 }
+
+// Diff compares two runs of one cluster. A time to enforce counts as
+// changed when it moved by more than threshold and by more than half.
+func Diff(old, new *Run, threshold time.Duration) Difference {
+	var d Difference
+	for i := range old.Cases {
+		oc := &old.Cases[i]
+		nc := new.Case(oc.Name)
+		if nc == nil {
+			d.Gone = append(d.Gone, oc.Name)
+			continue
+		}
+		ch := Change{Case: oc.Name, Old: oc, New: nc}
+		switch {
+		case nc.Verdict == Fail && oc.Verdict != Fail:
+			d.NewFailures = append(d.NewFailures, ch)
+		case oc.Verdict == Fail && nc.Verdict == Pass:
+			d.Fixed = append(d.Fixed, ch)
+		}
+		if oc.TimeToEnforce > 0 && nc.TimeToEnforce > 0 {
+			delta := nc.TimeToEnforce - oc.TimeToEnforce
+			if delta > threshold && delta > oc.TimeToEnforce/2 {
+				d.Slower = append(d.Slower, ch)
+			} else if -delta > threshold && -delta > oc.TimeToEnforce/2 {
+				d.Faster = append(d.Faster, ch)
+			}
+		}
+	}
+	for i, nc := range new.Cases {
+		if old.Case(nc.Name) == nil {
+			d.Added = append(d.Added, nc.Name)
+			if nc.Verdict == Fail {
+				d.NewFailures = append(d.NewFailures, Change{Case: nc.Name, New: &new.Cases[i]})
+			}
+		}
+	}
+	return d
+}
+
+// String renders the difference for a CI log.
+func (d Difference) String() string {
+	var b strings.Builder
+	section := func(title string, changes []Change, detail func(Change) string) {
+		if len(changes) == 0 {
+			return
+		}
+		fmt.Fprintf(&b, "%s (%d):\n", title, len(changes))
+		for _, c := range changes {
+			fmt.Fprintf(&b, "  %s%s\n", c.Case, detail(c))
+		}
+	}
+	none := func(Change) string { return "" }
+	timing := func(c Change) string {
+		return fmt.Sprintf(": time to enforce %s -> %s", c.Old.TimeToEnforce.Round(10*time.Millisecond), c.New.TimeToEnforce.Round(10*time.Millisecond))
+	}
+	section("NEW FAILURES", d.NewFailures, none)
+	section("fixed", d.Fixed, none)
+	section("slower to enforce", d.Slower, timing)
+	section("faster to enforce", d.Faster, timing)
+	if len(d.Gone) > 0 {
+		fmt.Fprintf(&b, "MISSING from the new run (%d): %s\n", len(d.Gone), strings.Join(d.Gone, ", "))
+	}
+	if len(d.Added) > 0 {
+		fmt.Fprintf(&b, "new cases (%d): %s\n", len(d.Added), strings.Join(d.Added, ", "))
+	}
+	if b.Len() == 0 {
+		return "no change\n"
+	}
+	return b.String()
+}

@@ -1,0 +1,227 @@
+// Package results reads the JUnit reports of suite runs (as `sonobuoy
+// retrieve` gives them, or the bare XML) and compares them: one matrix of
+// cases by run, and the difference between two runs of one cluster. It is
+// pure: files in, tables out.
+package results
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// JUnitFile is the report the suite writes (plugin.yaml's result-files).
+const JUnitFile = "netpol-conformance-junit.xml"
+
+// Verdict classes of one case in one run.
+type Verdict string
+
+const (
+	Pass    Verdict = "pass"
+	Fail    Verdict = "fail"
+	Skipped Verdict = "skipped"
+)
+
+// Case is one testcase of a run.
+type Case struct {
+	Name    string
+	Verdict Verdict
+	// Message is the failure or skip message.
+	Message string
+	// TimeToEnforce is the longest time to enforce of the case's stages;
+	// zero when the report does not say.
+	TimeToEnforce time.Duration
+}
+
+// Run is one report.
+type Run struct {
+	// Name labels the run in a matrix: the file name without extensions.
+	Name   string
+	Source string
+	// Cases in report order.
+	Cases  []Case
+	byName map[string]int
+}
+
+// Case returns the case with that name, or nil.
+func (r *Run) Case(name string) *Case {
+	if i, ok := r.byName[name]; ok {
+		return &r.Cases[i]
+	}
+	return nil
+}
+
+// Counts returns how many cases have each verdict.
+func (r *Run) Counts() map[Verdict]int {
+	n := map[Verdict]int{}
+	for _, c := range r.Cases {
+		n[c.Verdict]++
+	}
+	return n
+}
+
+// Load reads a run from a JUnit XML file or from a results tarball holding
+// one (Sonobuoy's, or the plugin's own).
+func Load(path string) (*Run, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening report: %w", err)
+	}
+	defer f.Close()
+	name := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(filepath.Base(path), ".xml"), ".gz"), ".tar")
+	if strings.HasSuffix(path, ".tar.gz") || strings.HasSuffix(path, ".tgz") {
+		xmlData, err := junitFromTarball(f)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		run, err := Parse(name, strings.NewReader(string(xmlData)))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		run.Source = path
+		return run, nil
+	}
+	run, err := Parse(name, f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	run.Source = path
+	return run, nil
+}
+
+// junitFromTarball returns the suite's JUnit file inside a gzipped tar,
+// nested tarballs included (Sonobuoy's holds the plugin's results).
+func junitFromTarball(r io.Reader) ([]byte, error) {
+	gz, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, fmt.Errorf("not a gzipped tarball: %w", err)
+	}
+	tr := tar.NewReader(gz)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("no %s in the tarball: is it a netpol-conformance run?", JUnitFile)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading tarball: %w", err)
+		}
+		switch {
+		case filepath.Base(h.Name) == JUnitFile:
+			return io.ReadAll(tr)
+		case strings.HasSuffix(h.Name, ".tar.gz"):
+			if data, err := junitFromTarball(tr); err == nil {
+				return data, nil
+			}
+		}
+	}
+}
+
+type junitSuites struct {
+	XMLName xml.Name     `xml:"testsuites"`
+	Suites  []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Cases []junitCase `xml:"testcase"`
+}
+
+type junitCase struct {
+	Name    string `xml:"name,attr"`
+	Status  string `xml:"status,attr"`
+	Failure *struct {
+		Message string `xml:"message,attr"`
+		Text    string `xml:",chardata"`
+	} `xml:"failure"`
+	Error *struct {
+		Message string `xml:"message,attr"`
+	} `xml:"error"`
+	Skipped *struct {
+		Message string `xml:"message,attr"`
+	} `xml:"skipped"`
+	SystemErr string `xml:"system-err"`
+}
+
+// Parse reads one JUnit report. A report with no testcase is an error,
+// never an empty pass: Sonobuoy counts an empty JUnit as passed, and so
+// would a careless comparison.
+func Parse(name string, r io.Reader) (*Run, error) {
+	var doc junitSuites
+	if err := xml.NewDecoder(r).Decode(&doc); err != nil {
+		return nil, fmt.Errorf("not a JUnit report (want <testsuites>): %w", err)
+	}
+	run := &Run{Name: name, byName: map[string]int{}}
+	for _, s := range doc.Suites {
+		for _, jc := range s.Cases {
+			c, ok := caseOf(jc)
+			if !ok {
+				continue
+			}
+			if _, dup := run.byName[c.Name]; dup {
+				return nil, fmt.Errorf("testcase %q appears twice", c.Name)
+			}
+			run.byName[c.Name] = len(run.Cases)
+			run.Cases = append(run.Cases, c)
+		}
+	}
+	if len(run.Cases) == 0 {
+		return nil, errors.New("the report holds no testcase: the suite did not run, which is not a pass")
+	}
+	return run, nil
+}
+
+// Ginkgo's default JUnit names read "[It] NetworkPolicy case [tag, ...]";
+// ours read "NetworkPolicy case". Both name the same case.
+var (
+	nodeType = regexp.MustCompile(`^\[(It|BeforeSuite|AfterSuite|SynchronizedBeforeSuite|SynchronizedAfterSuite|ReportBeforeSuite|ReportAfterSuite|DeferCleanup[^\]]*)\]( |$)`)
+	labels   = regexp.MustCompile(` \[[^\]]*\]$`)
+	enforce  = regexp.MustCompile(`time-to-enforce - [^\n]*\n\s+(?:([^:\n]+): )?([0-9.]+(?:ms|s|µs))`)
+)
+
+func caseOf(jc junitCase) (Case, bool) {
+	name := jc.Name
+	if m := nodeType.FindStringSubmatch(name); m != nil {
+		if m[1] != "It" {
+			return Case{}, false // the suite's own setup and report nodes
+		}
+		name = strings.TrimPrefix(name, m[0])
+	}
+	name = strings.TrimPrefix(labels.ReplaceAllString(name, ""), "NetworkPolicy ")
+	c := Case{Name: name, Verdict: Pass}
+	switch {
+	case jc.Failure != nil:
+		c.Verdict, c.Message = Fail, firstNonEmpty(jc.Failure.Message, jc.Failure.Text)
+	case jc.Error != nil:
+		c.Verdict, c.Message = Fail, jc.Error.Message
+	case jc.Skipped != nil || jc.Status == "skipped":
+		c.Verdict = Skipped
+		if jc.Skipped != nil {
+			c.Message = jc.Skipped.Message
+		}
+	}
+	for _, m := range enforce.FindAllStringSubmatch(jc.SystemErr, -1) {
+		if m[1] == "reset" {
+			continue
+		}
+		if d, err := time.ParseDuration(m[2]); err == nil && d > c.TimeToEnforce {
+			c.TimeToEnforce = d
+		}
+	}
+	return c, true
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v = strings.TrimSpace(v); v != "" {
+			return v
+		}
+	}
+	return ""
+}
