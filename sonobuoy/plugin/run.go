@@ -99,7 +99,10 @@ func Run(ctx context.Context, cfg Config, cfgErr error, out io.Writer) (Outcome,
 	}
 	o.Tarball = filepath.Join(cfg.ResultsDir, TarballFile)
 	if err := tarResults(cfg.ResultsDir, o.Tarball); err != nil {
-		return o, err
+		// Sonobuoy waits for `done` until its own timeout: name the JUnit
+		// file alone rather than leave it waiting.
+		o.Tarball = cfg.JUnitPath()
+		return o, errors.Join(fmt.Errorf("packing the results: %w", err), writeDone(cfg.ResultsDir, o.Tarball))
 	}
 	if err := writeDone(cfg.ResultsDir, o.Tarball); err != nil {
 		return o, err
