@@ -72,9 +72,9 @@ func probeSCTP(ctx context.Context, t Target) Result {
 		switch {
 		case n > 0:
 			return Result{Outcome: Allowed, Reply: strings.TrimSpace(string(buf[:n]))}
-		case ctx.Err() != nil:
-			return Result{Outcome: DeniedTimeout, Detail: ctx.Err().Error()}
 		default:
+			// The association was accepted, so the policy let it
+			// through; silence after that is no denial (as for TCP).
 			return Result{Outcome: Error, Detail: fmt.Sprintf("associated but read nothing: %v", err)}
 		}
 	}

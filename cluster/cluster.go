@@ -196,6 +196,19 @@ func (c *Cluster) Probeable(from, to string) error {
 // Apply brings the cluster to a stage: policies created, updated or deleted
 // and labels changed, each only where it differs from what is applied.
 func (c *Cluster) Apply(ctx context.Context, s *cases.Stage) error {
+	// The suite changes only its own namespaces: a case file may name
+	// kube-system (the model knows it), but a policy there would outlive
+	// the run and could cut the cluster's DNS.
+	for _, p := range s.Policies {
+		if _, ours := c.names[p.Namespace]; !ours {
+			return fmt.Errorf("policy %s/%s: the suite creates policies only in its own namespaces (%s)", p.Namespace, p.Name, strings.Join(topology.StandardNamespaces, ", "))
+		}
+	}
+	if s.Step != nil && s.Step.SetNamespaceLabels != nil {
+		if _, ours := c.names[s.Step.SetNamespaceLabels.Namespace]; !ours {
+			return fmt.Errorf("relabelling namespace %s: the suite changes only its own namespaces", s.Step.SetNamespaceLabels.Namespace)
+		}
+	}
 	want := map[string]*networkingv1.NetworkPolicy{}
 	for i := range s.Policies {
 		p := &s.Policies[i]

@@ -26,6 +26,11 @@ type Options struct {
 	Confirm int
 	// Interval is the pause between passes that did not match.
 	Interval time.Duration
+	// MinSettle keeps confirming until this long after the change. A
+	// stage whose expected tables equal the state before the change
+	// matches at once, before the enforcer has acted: without a settle
+	// time it would pass however the enforcer then behaves.
+	MinSettle time.Duration
 }
 
 // Pass is one recorded probe pass.
@@ -78,13 +83,14 @@ func Converge(ctx context.Context, start time.Time, expected []*reachability.Tab
 		}
 		at := time.Since(start)
 		p := Pass{At: at, Observed: observed}
-		res.Comparisons = res.Comparisons[:0]
+		res.Comparisons = nil
 		for i := range expected {
 			c := reachability.Compare(expected[i], observed[i])
 			res.Comparisons = append(res.Comparisons, c)
 			p.Wrong += len(c.Wrong) + len(c.Missing)
 		}
 		res.Passes = append(res.Passes, p)
+		settled := at >= opts.MinSettle
 
 		switch {
 		case p.Wrong == 0 && confirmed < 0:
@@ -100,14 +106,14 @@ func Converge(ctx context.Context, start time.Time, expected []*reachability.Tab
 			}
 			return res, nil
 		}
-		if confirmed >= opts.Confirm {
+		if confirmed >= opts.Confirm && settled {
 			res.Converged = true
 			return res, nil
 		}
 		if confirmed < 0 && time.Now().After(deadline) {
 			return res, nil
 		}
-		if confirmed < 0 && opts.Interval > 0 {
+		if (confirmed < 0 || !settled) && opts.Interval > 0 {
 			select {
 			case <-ctx.Done():
 				return res, ctx.Err()

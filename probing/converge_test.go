@@ -114,3 +114,19 @@ func TestFailureMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestConvergeSettles checks that an unchanged state cannot pass before
+// the settle time: a late enforcer that then breaks it is caught.
+func TestConvergeSettles(t *testing.T) {
+	expected := table(A, A, A, A)
+	// Matches at once (the state before the change), then the enforcer
+	// acts, wrongly, from the fourth pass on.
+	obs := passes(table(A, A, A, A), table(A, A, A, A), table(A, A, A, A), table(A, X, A, A))
+	res, err := Converge(context.Background(), time.Now(), []*reachability.Table{expected}, obs, Options{Timeout: time.Second, Confirm: 1, Interval: 20 * time.Millisecond, MinSettle: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Converged || len(res.Flapping) != 1 {
+		t.Errorf("Converged=%v flapping=%v after %d passes: a late wrong change must be caught", res.Converged, res.Flapping, len(res.Passes))
+	}
+}
