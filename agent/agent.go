@@ -16,6 +16,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 )
 
 // Outcome of one probe.
@@ -46,13 +47,36 @@ type Target struct {
 	Host     string
 	Port     int
 	Protocol string
+	// Mode says what counts as an answer from a peer that is not an agent.
+	Mode Mode
 }
 
-// ParseTarget reads "HOST:PORT" or "HOST:PORT/PROTOCOL" (default TCP).
+// Mode is how a probe recognises an answer.
+type Mode string
+
+const (
+	// ModeIdentity: the peer is an agent and answers with its identity line.
+	ModeIdentity Mode = ""
+	// ModeConnect: a completed TCP connection is the answer (an API server,
+	// which waits for the client to speak first).
+	ModeConnect Mode = "connect"
+	// ModeDNS: the peer is a DNS server, which drops datagrams that are not
+	// DNS messages; a well-formed query gets an answer of any rcode.
+	ModeDNS Mode = "dns"
+)
+
+// ParseTarget reads "HOST:PORT", "HOST:PORT/PROTOCOL" (default TCP) or
+// "HOST:PORT/PROTOCOL/MODE" (connect, dns).
 func ParseTarget(s string) (Target, error) {
-	addr, proto, found := strings.Cut(s, "/")
+	addr, rest, found := strings.Cut(s, "/")
+	proto, mode, _ := strings.Cut(rest, "/")
 	if !found {
 		proto = TCP
+	}
+	switch Mode(mode) {
+	case ModeIdentity, ModeConnect, ModeDNS:
+	default:
+		return Target{}, fmt.Errorf("target %q: mode %q is not connect or dns", s, mode)
 	}
 	proto = strings.ToUpper(proto)
 	if proto != TCP && proto != UDP && proto != SCTP {
@@ -66,11 +90,18 @@ func ParseTarget(s string) (Target, error) {
 	if err != nil || port < 1 || port > 65535 {
 		return Target{}, fmt.Errorf("target %q: port %q is not a number from 1 to 65535", s, portStr)
 	}
-	return Target{Host: host, Port: port, Protocol: proto}, nil
+	if Mode(mode) == ModeConnect && proto != TCP {
+		return Target{}, fmt.Errorf("target %q: connect mode is for TCP", s)
+	}
+	return Target{Host: host, Port: port, Protocol: proto, Mode: Mode(mode)}, nil
 }
 
 func (t Target) String() string {
-	return net.JoinHostPort(t.Host, strconv.Itoa(t.Port)) + "/" + t.Protocol
+	s := net.JoinHostPort(t.Host, strconv.Itoa(t.Port)) + "/" + t.Protocol
+	if t.Mode != ModeIdentity {
+		s += "/" + string(t.Mode)
+	}
+	return s
 }
 
 // Result is what a probe prints as one JSON line.
@@ -151,7 +182,30 @@ func probeStream(ctx context.Context, t Target) Result {
 		return Result{Outcome: classify(err), Detail: err.Error()}
 	}
 	defer conn.Close()
+	switch t.Mode {
+	case ModeConnect:
+		return Result{Outcome: Allowed, Reply: "connected"}
+	case ModeDNS:
+		// DNS over TCP: the message behind a two-byte length.
+		q := dnsQuery()
+		if _, err := conn.Write(append([]byte{byte(len(q) >> 8), byte(len(q))}, q...)); err != nil {
+			return Result{Outcome: Error, Detail: fmt.Sprintf("connected but could not send the query: %v", err)}
+		}
+	}
 	return readReply(ctx, conn)
+}
+
+// dnsQuery is a minimal DNS message: one question, the root's NS records.
+// Any answer, whatever its rcode, shows the server was reached.
+func dnsQuery() []byte {
+	return []byte{
+		0x6e, 0x70, // ID
+		0x01, 0x00, // flags: recursion desired
+		0, 1, 0, 0, 0, 0, 0, 0, // one question, no other records
+		0,    // the root name
+		0, 2, // type NS
+		0, 1, // class IN
+	}
 }
 
 // probeUDP sends one datagram and waits for the identity. A connected UDP
@@ -171,7 +225,11 @@ func probeUDP(ctx context.Context, t Target, sourcePort int) Result {
 		return Result{Outcome: classify(err), Detail: err.Error()}
 	}
 	defer conn.Close()
-	if _, err := conn.Write([]byte("probe\n")); err != nil {
+	msg := []byte("probe\n")
+	if t.Mode == ModeDNS {
+		msg = dnsQuery()
+	}
+	if _, err := conn.Write(msg); err != nil {
 		return Result{Outcome: classify(err), Detail: err.Error()}
 	}
 	return readReply(ctx, conn)
@@ -187,6 +245,8 @@ func readReply(ctx context.Context, conn net.Conn) Result {
 	buf := make([]byte, 256)
 	n, err := conn.Read(buf)
 	switch {
+	case n > 0 && !utf8.Valid(buf[:n]):
+		return Result{Outcome: Allowed, Reply: fmt.Sprintf("%d bytes", n)}
 	case n > 0:
 		return Result{Outcome: Allowed, Reply: strings.TrimSpace(string(buf[:n]))}
 	case err == nil:

@@ -105,9 +105,9 @@ func TestParseTarget(t *testing.T) {
 		want    Target
 		wantErr string
 	}{
-		{"10.0.0.1:80", Target{"10.0.0.1", 80, TCP}, ""},
-		{"10.0.0.1:81/udp", Target{"10.0.0.1", 81, UDP}, ""},
-		{"[fd00::1]:80/SCTP", Target{"fd00::1", 80, SCTP}, ""},
+		{"10.0.0.1:80", Target{Host: "10.0.0.1", Port: 80, Protocol: TCP}, ""},
+		{"10.0.0.1:81/udp", Target{Host: "10.0.0.1", Port: 81, Protocol: UDP}, ""},
+		{"[fd00::1]:80/SCTP", Target{Host: "fd00::1", Port: 80, Protocol: SCTP}, ""},
 		{"no-port", Target{}, "missing port"},
 		{"10.0.0.1:0", Target{}, "not a number from 1 to 65535"},
 		{"10.0.0.1:80/ICMP", Target{}, "not TCP, UDP or SCTP"},

@@ -410,7 +410,17 @@ func (c *Cluster) ProbeOne(ctx context.Context, from, to string, key reachabilit
 			addr = e.IP
 		}
 	}
-	results, err := c.probe(ctx, from, []agent.Target{{Host: addr, Port: int(key.Port), Protocol: string(key.Protocol)}}, 0)
+	target := agent.Target{Host: addr, Port: int(key.Port), Protocol: string(key.Protocol)}
+	switch {
+	case to == topology.DNSPod:
+		// A DNS server answers DNS queries only.
+		target.Mode = agent.ModeDNS
+	case c.Topology.Pod(to) == nil && key.Protocol == corev1.ProtocolTCP:
+		// Not an agent (the API server): a completed connection is the
+		// answer, since such servers wait for the client to speak.
+		target.Mode = agent.ModeConnect
+	}
+	results, err := c.probe(ctx, from, []agent.Target{target}, 0)
 	if err != nil {
 		return agent.Result{}, err
 	}
