@@ -13,7 +13,9 @@ type Row struct {
 	Family string
 	// Cells holds the case in each run, nil where the run lacks it.
 	Cells []*Case
-	// Disagree is true when the runs do not all give the same verdict.
+	// Disagree is true when the runs that ran the case do not all give
+	// the same verdict. A skip is no verdict: a run that skipped
+	// everything (nothing enforced) would otherwise disagree everywhere.
 	Disagree bool
 }
 
@@ -43,9 +45,7 @@ func Compare(runs []*Run, family func(caseName string) string) *Matrix {
 			for _, other := range runs {
 				row.Cells = append(row.Cells, other.Case(c.Name))
 			}
-			for _, cell := range row.Cells[1:] {
-				row.Disagree = row.Disagree || cell.verdict() != row.Cells[0].verdict()
-			}
+			row.Disagree = disagree(row.Cells)
 			m.Rows = append(m.Rows, row)
 		}
 	}
@@ -61,6 +61,22 @@ func Compare(runs []*Run, family func(caseName string) string) *Matrix {
 		}
 	})
 	return m
+}
+
+func disagree(cells []*Case) bool {
+	var first Verdict
+	for _, c := range cells {
+		v := c.verdict()
+		if v == Skipped {
+			continue
+		}
+		if first == "" {
+			first = v
+		} else if v != first {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *Case) verdict() Verdict {
