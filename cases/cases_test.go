@@ -74,3 +74,25 @@ func TestBuiltinAndUserFiles(t *testing.T) {
 		t.Errorf("a user case reusing a built-in name: %v", err)
 	}
 }
+
+func TestDigestIdentifiesTheCaseFiles(t *testing.T) {
+	a, err := Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := Builtin()
+	if a.Digest() != b.Digest() || !strings.HasPrefix(a.Digest(), "sha256:") {
+		t.Errorf("digests %q and %q of the same files", a.Digest(), b.Digest())
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "mine.yaml"), []byte("family: mine\ndescription: d\ncases:\n- name: my-case\n  description: d\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadBuiltinAndPaths([]string{dir}, topology.Standard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Digest() == a.Digest() {
+		t.Error("adding a case file did not change the digest")
+	}
+}

@@ -1,11 +1,13 @@
 package cases
 
 import (
+	"crypto/sha256"
 	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -20,7 +22,13 @@ var builtin embed.FS
 // Set is a validated collection of case files.
 type Set struct {
 	Files []*File
+	// digest identifies the exact case files, for reports.
+	digest string
 }
+
+// Digest is "sha256:" and the hash of every file's name and content, in
+// load order: two reports with the same digest ran the same cases.
+func (s *Set) Digest() string { return s.digest }
 
 // Cases returns every case in file order.
 func (s *Set) Cases() []*Case {
@@ -133,6 +141,12 @@ func readPaths(paths []string) ([]string, map[string][]byte, error) {
 
 func load(names []string, sources map[string][]byte, topo *topology.Topology) (*Set, error) {
 	set := &Set{}
+	h := sha256.New()
+	for _, name := range names {
+		fmt.Fprintf(h, "%s\x00%d\x00", path.Base(name), len(sources[name]))
+		h.Write(sources[name])
+	}
+	set.digest = fmt.Sprintf("sha256:%x", h.Sum(nil))
 	var errs []error
 	seen := map[string]string{}
 	for _, name := range names {

@@ -91,10 +91,15 @@ func (c *Case) verdict() Verdict {
 func (m *Matrix) Markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# NetworkPolicy conformance: %d runs compared\n\n", len(m.Runs))
-	b.WriteString("| run | passed | failed | skipped |\n|---|---|---|---|\n")
+	b.WriteString("| run | passed | failed | skipped | Kubernetes | suite | case set |\n|---|---|---|---|---|---|---|\n")
 	for _, r := range m.Runs {
 		n := r.Counts()
-		fmt.Fprintf(&b, "| %s | %d | %d | %d |\n", r.Name, n[Pass], n[Fail], n[Skipped])
+		digest := r.Properties["caseSetDigest"]
+		if len(digest) > 19 {
+			digest = digest[:19] // "sha256:" and 12 hex digits
+		}
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %s | %s | %s |\n", r.Name, n[Pass], n[Fail], n[Skipped],
+			orDash(r.Properties["kubernetesVersion"]), orDash(r.Properties["suiteVersion"]), orDash(digest))
 	}
 	var disagree, agree []Row
 	for _, row := range m.Rows {
@@ -171,4 +176,11 @@ func cellText(c *Case) string {
 	default:
 		return "pass"
 	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
 }

@@ -47,8 +47,11 @@ type Run struct {
 	Name   string
 	Source string
 	// Cases in report order.
-	Cases  []Case
-	byName map[string]int
+	Cases []Case
+	// Properties holds the run's metadata (see Metadata), keyed without
+	// the "netpol-conformance." prefix; empty for older reports.
+	Properties map[string]string
+	byName     map[string]int
 }
 
 // Case returns the case with that name, or nil.
@@ -130,6 +133,10 @@ type junitSuites struct {
 }
 
 type junitSuite struct {
+	Properties []struct {
+		Name  string `xml:"name,attr"`
+		Value string `xml:"value,attr"`
+	} `xml:"properties>property"`
 	Cases []junitCase `xml:"testcase"`
 }
 
@@ -157,8 +164,13 @@ func Parse(name string, r io.Reader) (*Run, error) {
 	if err := xml.NewDecoder(r).Decode(&doc); err != nil {
 		return nil, fmt.Errorf("not a JUnit report (want <testsuites>): %w", err)
 	}
-	run := &Run{Name: name, byName: map[string]int{}}
+	run := &Run{Name: name, byName: map[string]int{}, Properties: map[string]string{}}
 	for _, s := range doc.Suites {
+		for _, p := range s.Properties {
+			if key, ok := strings.CutPrefix(p.Name, metadataPrefix); ok {
+				run.Properties[key] = p.Value
+			}
+		}
 		for _, jc := range s.Cases {
 			c, ok := caseOf(jc)
 			if !ok {

@@ -1,6 +1,8 @@
 package results
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -92,7 +94,7 @@ func TestCompareRecordedRuns(t *testing.T) {
 	}
 	md := m.Markdown()
 	for _, want := range []string{
-		"| kube-network-policies | 101 | 0 | 0 |",
+		"| kube-network-policies | 101 | 0 | 0 | — | — | — |",
 		"| kube-router | 96 | 5 | 0 |",
 		"| none | 0 | 1 | 100 |",
 		"| `egress-rule-without-policytypes-isolates-ingress` | egress | pass ",
@@ -132,5 +134,37 @@ func TestDiff(t *testing.T) {
 	}
 	if same := Diff(knp, knp, 0); same.Regressed() || same.String() != "no change\n" {
 		t.Errorf("a run against itself: %s", same)
+	}
+}
+
+// TestMetadataRoundTrip writes a run's metadata into a recorded JUnit
+// report and reads it back, unchanged cases included.
+func TestMetadataRoundTrip(t *testing.T) {
+	data, err := os.ReadFile("testdata/kube-router.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), JUnitFile)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	m := Metadata{SuiteVersion: "v0.1.0", KubernetesVersion: "v1.34.2", Nodes: 1, CaseSetDigest: "sha256:0123456789abcdef", Started: start, Finished: start.Add(6 * time.Minute)}
+	if err := WriteMetadata(path, m); err != nil {
+		t.Fatal(err)
+	}
+	r := load(t, path)
+	if r.Properties["kubernetesVersion"] != "v1.34.2" || r.Properties["nodes"] != "1" || r.Properties["finished"] != "2026-11-26T09:06:00Z" {
+		t.Errorf("properties = %v", r.Properties)
+	}
+	if n := r.Counts(); n[Pass] != 96 || n[Fail] != 5 {
+		t.Errorf("rewriting the report changed its cases: %v", n)
+	}
+	js, err := os.ReadFile(filepath.Join(filepath.Dir(path), MetadataFile))
+	if err != nil || !strings.Contains(string(js), `"schemaVersion": "netpol-conformance.report/v1"`) {
+		t.Errorf("report.json: %v\n%s", err, js)
+	}
+	if md := Compare([]*Run{r}, func(string) string { return "" }).Markdown(); !strings.Contains(md, "| v1.34.2 | v0.1.0 | sha256:0123456789ab |") {
+		t.Errorf("the summary lacks the metadata:\n%s", md[:300])
 	}
 }

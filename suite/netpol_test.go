@@ -36,6 +36,7 @@ var _ = ginkgo.Describe("NetworkPolicy", ginkgo.Ordered, ginkgo.ContinueOnFailur
 	if err != nil {
 		framework.Failf("loading cases: %v", err)
 	}
+	runInfo.CaseSetDigest = set.Digest()
 
 	var (
 		env *cluster.Cluster
@@ -53,6 +54,11 @@ var _ = ginkgo.Describe("NetworkPolicy", ginkgo.Ordered, ginkgo.ContinueOnFailur
 		framework.ExpectNoError(err, "loading the cluster's client config")
 		client, err := kubernetes.NewForConfig(restConfig)
 		framework.ExpectNoError(err, "creating a client")
+		serverVersion, err := client.Discovery().ServerVersion()
+		framework.ExpectNoError(err, "reading the cluster's version")
+		nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		framework.ExpectNoError(err, "listing nodes")
+		runInfo.KubernetesVersion, runInfo.Nodes = serverVersion.GitVersion, len(nodes.Items)
 		runID := config.runID
 		if runID == "" {
 			runID = rand.String(5)

@@ -12,6 +12,9 @@ import (
 	"github.com/onsi/gomega"
 
 	"k8s.io/kubernetes/test/e2e/framework"
+
+	"github.com/netpol-conformance/netpol-conformance/internal/version"
+	"github.com/netpol-conformance/netpol-conformance/results"
 	e2ereporters "k8s.io/kubernetes/test/e2e/reporters"
 )
 
@@ -89,7 +92,14 @@ var _ = ginkgo.ReportAfterSuite("netpol-conformance JUnit report", func(report g
 		OmitLeafNodeType:    true,
 		OmitSpecLabels:      true,
 	}))
+	runInfo.SuiteVersion = version.Get()
+	runInfo.Started, runInfo.Finished = report.StartTime, report.EndTime
+	framework.ExpectNoError(results.WriteMetadata(config.junitReport, runInfo))
 })
+
+// runInfo collects what the report says about the run; BeforeAll fills in
+// the cluster's part.
+var runInfo results.Metadata
 
 func TestNetworkPolicy(t *testing.T) {
 	if !clusterGiven {
