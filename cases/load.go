@@ -59,20 +59,27 @@ func Builtin() (*Set, error) {
 
 // LoadFS loads every *.yaml file of dir in fsys, sorted by name.
 func LoadFS(fsys fs.FS, dir string, topo *topology.Topology) (*Set, error) {
+	names, sources, err := readFS(fsys, dir)
+	if err != nil {
+		return nil, err
+	}
+	return load(names, sources, topo)
+}
+
+// readFS reads every *.yaml file of dir in fsys, sorted by name.
+func readFS(fsys fs.FS, dir string) ([]string, map[string][]byte, error) {
 	names, err := fs.Glob(fsys, filepath.Join(dir, "*.yaml"))
 	if err != nil {
-		return nil, fmt.Errorf("listing case files in %s: %w", dir, err)
+		return nil, nil, fmt.Errorf("listing case files in %s: %w", dir, err)
 	}
 	sort.Strings(names)
 	sources := make(map[string][]byte, len(names))
 	for _, name := range names {
-		data, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return nil, fmt.Errorf("reading case file %s: %w", name, err)
+		if sources[name], err = fs.ReadFile(fsys, name); err != nil {
+			return nil, nil, fmt.Errorf("reading case file %s: %w", name, err)
 		}
-		sources[name] = data
 	}
-	return load(names, sources, topo)
+	return names, sources, nil
 }
 
 // LoadPaths loads case files from disk: each path is a YAML file or a
@@ -88,16 +95,9 @@ func LoadPaths(paths []string, topo *topology.Topology) (*Set, error) {
 // LoadBuiltinAndPaths loads the built-in table plus users' case files, all
 // validated together: a user's case may not reuse a built-in name.
 func LoadBuiltinAndPaths(paths []string, topo *topology.Topology) (*Set, error) {
-	names, err := fs.Glob(builtin, "*.yaml")
+	names, sources, err := readFS(builtin, ".")
 	if err != nil {
-		return nil, fmt.Errorf("listing built-in case files: %w", err)
-	}
-	sort.Strings(names)
-	sources := map[string][]byte{}
-	for _, name := range names {
-		if sources[name], err = fs.ReadFile(builtin, name); err != nil {
-			return nil, fmt.Errorf("reading built-in case file %s: %w", name, err)
-		}
+		return nil, err
 	}
 	userNames, userSources, err := readPaths(paths)
 	if err != nil {
