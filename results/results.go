@@ -6,6 +6,7 @@ package results
 
 import (
 	"archive/tar"
+	"bytes"
 	"compress/gzip"
 	"encoding/xml"
 	"errors"
@@ -79,20 +80,19 @@ func Load(path string) (*Run, error) {
 		return nil, fmt.Errorf("opening report: %w", err)
 	}
 	defer f.Close()
-	name := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(filepath.Base(path), ".xml"), ".gz"), ".tar")
+	var report io.Reader = f
 	if strings.HasSuffix(path, ".tar.gz") || strings.HasSuffix(path, ".tgz") {
-		xmlData, err := junitFromTarball(f)
+		data, err := junitFromTarball(f)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		run, err := Parse(name, strings.NewReader(string(xmlData)))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		run.Source = path
-		return run, nil
+		report = bytes.NewReader(data)
 	}
-	run, err := Parse(name, f)
+	name := filepath.Base(path)
+	for _, ext := range []string{".xml", ".tgz", ".gz", ".tar"} {
+		name = strings.TrimSuffix(name, ext)
+	}
+	run, err := Parse(name, report)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
