@@ -55,6 +55,8 @@ type Cluster struct {
 	// Topology has the logical names of the case table and the real pod
 	// IPs, so the model and placeholders see what the cluster sees.
 	Topology *topology.Topology
+	// noDNS is true when the cluster has no ready DNS pod to probe.
+	noDNS bool
 	// serviceIPs holds, once EnsureServices ran, the ClusterIP of the
 	// Service in front of each matrix pod.
 	serviceIPs map[string]string
@@ -150,23 +152,20 @@ func podReady(p *corev1.Pod) bool {
 }
 
 // resolveWellKnown gives the topology's well-known endpoints their real
-// addresses: the cluster DNS pod and the API server's Service. Absent ones
-// keep their model address and Reachable reports them.
+// addresses: the cluster DNS pod and the API server's Service. A missing
+// DNS keeps its model address, and Probeable says why it is not probed.
 func (c *Cluster) resolveWellKnown(ctx context.Context) error {
 	dns := c.Topology.Pod(topology.DNSPod)
 	pods, err := c.client.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{LabelSelector: "k8s-app=kube-dns"})
 	if err != nil {
 		return fmt.Errorf("listing DNS pods in kube-system: %w", err)
 	}
-	dns.IP = ""
+	c.noDNS = true
 	for _, p := range pods.Items {
 		if podReady(&p) && p.Status.PodIP != "" {
-			dns.IP = p.Status.PodIP
+			dns.IP, c.noDNS = p.Status.PodIP, false
 			break
 		}
-	}
-	if dns.IP == "" {
-		dns.IP = "0.0.0.0" // unroutable marker; Reachable says why
 	}
 	svc, err := c.client.CoreV1().Services("default").Get(ctx, "kubernetes", metav1.GetOptions{})
 	if err != nil {
@@ -187,7 +186,7 @@ func (c *Cluster) Probeable(from, to string) error {
 	if ns, _, ok := topology.SplitPodKey(from); !ok || c.names[ns] == "" {
 		return fmt.Errorf("probes start only in the suite's agent pods, and %s is not one", from)
 	}
-	if to == topology.DNSPod && c.Topology.Pod(to).IP == "0.0.0.0" {
+	if to == topology.DNSPod && c.noDNS {
 		return errors.New("no ready pod labelled k8s-app=kube-dns in kube-system")
 	}
 	return nil

@@ -28,16 +28,6 @@ func (n Names) Real(logical string) string {
 	return logical
 }
 
-// Logical returns the logical name of a cluster namespace.
-func (n Names) Logical(real string) string {
-	for l, r := range n {
-		if r == real {
-			return l
-		}
-	}
-	return real
-}
-
 // Policy returns a copy of p for the cluster: its namespace renamed, and
 // every kubernetes.io/metadata.name value in its namespace selectors too,
 // since the API server sets that label to the real name.
