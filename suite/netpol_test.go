@@ -95,7 +95,11 @@ var _ = ginkgo.Describe("NetworkPolicy", ginkgo.Ordered, ginkgo.ContinueOnFailur
 				ginkgo.AddReportEntry("time-to-enforce", enforcedIn.Round(time.Millisecond).String())
 				return
 			}
-			time.Sleep(200 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+				framework.Failf("interrupted while waiting for the default deny: %v", ctx.Err())
+			case <-time.After(200 * time.Millisecond):
+			}
 		}
 		notEnforced = fmt.Sprintf("NetworkPolicy is NOT enforced on this cluster: a default-deny ingress policy left y/a -> x/a %s %s after %v; every case is skipped",
 			key, last.Outcome, config.convergenceTimeout)
