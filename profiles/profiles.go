@@ -1,0 +1,257 @@
+// Package profiles holds what is already known about each CNI plugin's
+// reading of the NetworkPolicy spec: one YAML file per plugin, each entry
+// a case of the table that the plugin fails on purpose or by a documented
+// bug, with the versions it applies to and the upstream issue or document
+// that says so. A report classes a failing case the profile predicts as a
+// known deviation, not a regression, and a passing one it predicts as
+// fixed: a prompt to update the profile.
+//
+// The profiles are data, embedded in the binary, and pure to load.
+package profiles
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/blang/semver/v4"
+
+	"github.com/netpol-conformance/netpol-conformance/internal/strictyaml"
+)
+
+//go:embed *.yaml
+var builtin embed.FS
+
+// Class says how a deviation stands to the spec.
+type Class string
+
+const (
+	// KnownDeviation departs from what the spec says.
+	KnownDeviation Class = "known-deviation"
+	// ImplementationDefined is a reading of something the spec leaves
+	// open, which the case pins one way.
+	ImplementationDefined Class = "implementation-defined"
+)
+
+// Profile is one plugin's file.
+type Profile struct {
+	// CNI is the plugin's name as package cni detects it; the file is
+	// named after it.
+	CNI string `json:"cni"`
+	// Project is the plugin's upstream home.
+	Project string `json:"project"`
+	// Deviations are the cases the plugin is known to fail.
+	Deviations []Deviation `json:"deviations"`
+	// Source is the file the profile came from.
+	Source string `json:"-"`
+}
+
+// Deviation is one case a plugin is known to fail.
+type Deviation struct {
+	// Case names a case of the table.
+	Case  string `json:"case"`
+	Class Class  `json:"class"`
+	// Behaviour says, in a sentence or two, what the plugin does instead.
+	Behaviour string `json:"behaviour"`
+	// Versions bounds the plugin versions the deviation applies to.
+	Versions Versions `json:"versions"`
+	// Link is the upstream issue, pull request or document that shows it.
+	Link string `json:"link"`
+}
+
+// Versions is a half-open range of plugin versions, [Since, FixedIn);
+// either end may be open.
+type Versions struct {
+	Since   string `json:"since,omitempty"`
+	FixedIn string `json:"fixedIn,omitempty"`
+}
+
+// Applies reports whether the range holds version. An unknown (empty or
+// unparsable) version is held by every range: a deviation cannot be ruled
+// out for a plugin whose version nobody knows.
+func (v Versions) Applies(version string) bool {
+	got, err := semver.ParseTolerant(version)
+	if version == "" || err != nil {
+		return true
+	}
+	// Compare releases only: a vendor build "v1.14.10-1" or a pre-release
+	// is the release it is built from, as far as its behaviour goes.
+	got.Pre, got.Build = nil, nil
+	if v.Since != "" && got.LT(semver.MustParse(strings.TrimPrefix(v.Since, "v"))) {
+		return false
+	}
+	if v.FixedIn != "" && got.GTE(semver.MustParse(strings.TrimPrefix(v.FixedIn, "v"))) {
+		return false
+	}
+	return true
+}
+
+func (v Versions) String() string {
+	switch {
+	case v.Since == "" && v.FixedIn == "":
+		return "all versions"
+	case v.FixedIn == "":
+		return v.Since + " and later"
+	case v.Since == "":
+		return "before " + v.FixedIn
+	}
+	return v.Since + " up to, not including, " + v.FixedIn
+}
+
+// Set is the profiles of every plugin, by name.
+type Set struct{ byCNI map[string]*Profile }
+
+// Profile returns the named plugin's profile, or nil.
+func (s Set) Profile(cni string) *Profile { return s.byCNI[cni] }
+
+// CNIs lists the plugins with a profile, sorted.
+func (s Set) CNIs() []string {
+	var names []string
+	for n := range s.byCNI {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Lookup returns the deviation a plugin at a version is known to show on
+// a case, or nil.
+func (s Set) Lookup(cni, version, caseName string) *Deviation {
+	p := s.byCNI[cni]
+	if p == nil {
+		return nil
+	}
+	for i := range p.Deviations {
+		d := &p.Deviations[i]
+		if d.Case == caseName && d.Versions.Applies(version) {
+			return d
+		}
+	}
+	return nil
+}
+
+// Builtin returns the profiles shipped with the suite.
+func Builtin() (Set, error) { return Load(builtin) }
+
+// Load reads every *.yaml file of fsys as a profile and reports every
+// problem of every file at once.
+func Load(fsys fs.FS) (Set, error) {
+	s := Set{byCNI: map[string]*Profile{}}
+	names, err := fs.Glob(fsys, "*.yaml")
+	if err != nil {
+		return Set{}, fmt.Errorf("listing profiles: %w", err)
+	}
+	var errs []error
+	for _, name := range names {
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("reading profile %s: %w", name, err))
+			continue
+		}
+		p, problems := Parse(name, data)
+		for _, pr := range problems {
+			errs = append(errs, pr)
+		}
+		if p != nil && len(problems) == 0 {
+			s.byCNI[p.CNI] = p
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Set{}, err
+	}
+	return s, nil
+}
+
+// Problem is one thing wrong in a profile file.
+type Problem struct {
+	File   string
+	Field  string
+	Detail string
+}
+
+func (p *Problem) Error() string {
+	if p.Field == "" {
+		return p.File + ": " + p.Detail
+	}
+	return p.File + ": " + p.Field + ": " + p.Detail
+}
+
+// Parse decodes and validates one profile file. The profile is nil when
+// the file cannot be decoded at all.
+func Parse(file string, data []byte) (*Profile, []*Problem) {
+	var p Profile
+	fieldErrs, err := strictyaml.Decode(data, &p)
+	if err != nil {
+		return nil, []*Problem{{File: file, Detail: err.Error()}}
+	}
+	p.Source = file
+	var problems []*Problem
+	add := func(field, format string, args ...any) {
+		problems = append(problems, &Problem{File: file, Field: field, Detail: fmt.Sprintf(format, args...)})
+	}
+	for _, fe := range fieldErrs {
+		add(fe.Path, "%s", fe.Detail)
+	}
+	if want := strings.TrimSuffix(path.Base(file), ".yaml"); p.CNI != want {
+		add("cni", "is %q but the file is %s: name the file after the plugin, as detection names it (%s.yaml)", p.CNI, path.Base(file), p.CNI)
+	}
+	if err := checkLink(p.Project); err != nil {
+		add("project", "%v", err)
+	}
+	seen := map[string]int{}
+	for i, d := range p.Deviations {
+		at := fmt.Sprintf("deviations[%d]", i)
+		if d.Case == "" {
+			add(at+".case", "is required: name the case of the table the plugin fails (see `netpol-conformance list`)")
+		}
+		if d.Class != KnownDeviation && d.Class != ImplementationDefined {
+			add(at+".class", "is %q: want %s or %s", d.Class, KnownDeviation, ImplementationDefined)
+		}
+		if strings.TrimSpace(d.Behaviour) == "" {
+			add(at+".behaviour", "is required: say what the plugin does instead of what the case expects")
+		}
+		if err := checkLink(d.Link); err != nil {
+			add(at+".link", "%v", err)
+		}
+		for field, v := range map[string]string{"since": d.Versions.Since, "fixedIn": d.Versions.FixedIn} {
+			if v == "" {
+				continue
+			}
+			if _, err := semver.Parse(strings.TrimPrefix(v, "v")); err != nil || !strings.HasPrefix(v, "v") {
+				add(at+".versions."+field, "%q is not a release version: write it as vMAJOR.MINOR.PATCH, e.g. v3.31.0", v)
+			}
+		}
+		if d.Versions.Since != "" && d.Versions.FixedIn != "" && !d.Versions.Applies(d.Versions.Since) {
+			add(at+".versions", "since %s is not before fixedIn %s", d.Versions.Since, d.Versions.FixedIn)
+		}
+		// Two entries for one case must cover different versions; one
+		// case-and-version gets one verdict.
+		if j, dup := seen[d.Case]; dup && overlap(p.Deviations[j].Versions, d.Versions) {
+			add(at+".case", "%q overlaps deviations[%d] for the same versions: split their version ranges", d.Case, j)
+		}
+		seen[d.Case] = i
+	}
+	return &p, problems
+}
+
+func overlap(a, b Versions) bool {
+	// Ranges [s1, f1) and [s2, f2) overlap unless one ends before the
+	// other begins.
+	endsBefore := func(x, y Versions) bool {
+		return x.FixedIn != "" && y.Since != "" && !(Versions{FixedIn: x.FixedIn}).Applies(y.Since)
+	}
+	return !endsBefore(a, b) && !endsBefore(b, a)
+}
+
+func checkLink(link string) error {
+	u, err := url.Parse(link)
+	if link == "" || err != nil || u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("%q is not an https URL: link the upstream issue, pull request or document", link)
+	}
+	return nil
+}
