@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/onsi/ginkgo/v2/reporters"
+
+	"github.com/netpol-conformance/netpol-conformance/cni"
+	"github.com/netpol-conformance/netpol-conformance/profiles"
 )
 
 // MetadataFile is written next to the JUnit report.
@@ -20,13 +23,19 @@ const metadataPrefix = "netpol-conformance."
 // Metadata says what a run ran against, so reports can be told apart and
 // joined: written as report.json and as JUnit suite properties.
 type Metadata struct {
-	SchemaVersion     string    `json:"schemaVersion"`
-	SuiteVersion      string    `json:"suiteVersion"`
-	KubernetesVersion string    `json:"kubernetesVersion"`
-	Nodes             int       `json:"nodes"`
-	CaseSetDigest     string    `json:"caseSetDigest"`
-	Started           time.Time `json:"started"`
-	Finished          time.Time `json:"finished"`
+	SchemaVersion     string `json:"schemaVersion"`
+	SuiteVersion      string `json:"suiteVersion"`
+	KubernetesVersion string `json:"kubernetesVersion"`
+	Nodes             int    `json:"nodes"`
+	CaseSetDigest     string `json:"caseSetDigest"`
+	// CNI is the NetworkPolicy enforcer the run was read against.
+	CNI      cni.Detection `json:"cni"`
+	Started  time.Time     `json:"started"`
+	Finished time.Time     `json:"finished"`
+	// Strict is set when known deviations fail the run.
+	Strict bool `json:"strict"`
+	// Verdicts counts the cases of each verdict class.
+	Verdicts map[Verdict]int `json:"verdicts"`
 }
 
 // MetadataSchemaVersion versions report.json.
@@ -38,22 +47,20 @@ func (m Metadata) properties() []reporters.JUnitProperty {
 		{Name: metadataPrefix + "kubernetesVersion", Value: m.KubernetesVersion},
 		{Name: metadataPrefix + "nodes", Value: fmt.Sprint(m.Nodes)},
 		{Name: metadataPrefix + "caseSetDigest", Value: m.CaseSetDigest},
+		{Name: metadataPrefix + "cni", Value: m.CNI.Name},
+		{Name: metadataPrefix + "cniVersion", Value: m.CNI.Version},
+		{Name: metadataPrefix + "cniProvider", Value: m.CNI.Provider},
+		{Name: metadataPrefix + "cniEvidence", Value: m.CNI.Evidence},
+		{Name: metadataPrefix + "strict", Value: fmt.Sprint(m.Strict)},
 		{Name: metadataPrefix + "started", Value: m.Started.UTC().Format(time.RFC3339)},
 		{Name: metadataPrefix + "finished", Value: m.Finished.UTC().Format(time.RFC3339)},
 	}
 }
 
-// WriteMetadata writes report.json next to the JUnit report and adds the
-// same facts to its suite properties.
-func WriteMetadata(junitPath string, m Metadata) error {
-	m.SchemaVersion = MetadataSchemaVersion
-	js, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encoding run metadata: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(filepath.Dir(junitPath), MetadataFile), append(js, '\n'), 0o644); err != nil {
-		return fmt.Errorf("writing run metadata: %w", err)
-	}
+// Finish completes the suite's JUnit report: every case gets its verdict
+// class against the CNI's profile (see classifyReport), and the run's
+// metadata goes into the suite properties and into report.json next to it.
+func Finish(junitPath string, m Metadata, set profiles.Set) error {
 	data, err := os.ReadFile(junitPath)
 	if err != nil {
 		return fmt.Errorf("reading the JUnit report: %w", err)
@@ -62,6 +69,8 @@ func WriteMetadata(junitPath string, m Metadata) error {
 	if err := xml.Unmarshal(data, &doc); err != nil {
 		return fmt.Errorf("parsing the JUnit report %s: %w", junitPath, err)
 	}
+	m.SchemaVersion = MetadataSchemaVersion
+	m.Verdicts = classifyReport(&doc, m.CNI, set, m.Strict)
 	for i := range doc.TestSuites {
 		doc.TestSuites[i].Properties.Properties = append(doc.TestSuites[i].Properties.Properties, m.properties()...)
 	}
@@ -69,5 +78,15 @@ func WriteMetadata(junitPath string, m Metadata) error {
 	if err != nil {
 		return fmt.Errorf("encoding the JUnit report: %w", err)
 	}
-	return os.WriteFile(junitPath, append([]byte(xml.Header), out...), 0o644)
+	if err := os.WriteFile(junitPath, append([]byte(xml.Header), out...), 0o644); err != nil {
+		return fmt.Errorf("writing the JUnit report: %w", err)
+	}
+	js, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding run metadata: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(filepath.Dir(junitPath), MetadataFile), append(js, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing run metadata: %w", err)
+	}
+	return nil
 }

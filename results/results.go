@@ -22,21 +22,19 @@ import (
 // JUnitFile is the report the suite writes (plugin.yaml's result-files).
 const JUnitFile = "netpol-conformance-junit.xml"
 
-// Verdict classes of one case in one run.
-type Verdict string
-
-const (
-	Pass    Verdict = "pass"
-	Fail    Verdict = "fail"
-	Skipped Verdict = "skipped"
-)
-
 // Case is one testcase of a run.
 type Case struct {
 	Name    string
 	Verdict Verdict
-	// Message is the failure or skip message.
+	// Message is the failure or skip message: for a known deviation, what
+	// the profile knows.
 	Message string
+	// Detail is what the case observed when it departed from the spec:
+	// expected, observed and diff tables with the model's explanation.
+	Detail string
+	// OwnReadings are the cells where the cluster read what the spec
+	// leaves open its own way.
+	OwnReadings []string
 	// TimeToEnforce is the longest time to enforce of the case's stages;
 	// zero when the report does not say.
 	TimeToEnforce time.Duration
@@ -153,6 +151,7 @@ type junitCase struct {
 	Skipped *struct {
 		Message string `xml:"message,attr"`
 	} `xml:"skipped"`
+	SystemOut string `xml:"system-out"`
 	SystemErr string `xml:"system-err"`
 }
 
@@ -192,24 +191,33 @@ func Parse(name string, r io.Reader) (*Run, error) {
 // Ginkgo's default JUnit names read "[It] NetworkPolicy case [tag, ...]";
 // ours read "NetworkPolicy case". Both name the same case.
 var (
-	nodeType = regexp.MustCompile(`^\[(It|BeforeSuite|AfterSuite|SynchronizedBeforeSuite|SynchronizedAfterSuite|ReportBeforeSuite|ReportAfterSuite|DeferCleanup[^\]]*)\]( |$)`)
-	labels   = regexp.MustCompile(` \[[^\]]*\]$`)
-	enforce  = regexp.MustCompile(`time-to-enforce - [^\n]*\n\s+(?:([^:\n]+): )?([0-9.]+(?:ms|s|µs))`)
+	nodeType    = regexp.MustCompile(`^\[(It|BeforeSuite|AfterSuite|SynchronizedBeforeSuite|SynchronizedAfterSuite|ReportBeforeSuite|ReportAfterSuite|DeferCleanup[^\]]*)\]( |$)`)
+	labels      = regexp.MustCompile(` \[[^\]]*\]$`)
+	ownReadings = regexp.MustCompile(implementationDefinedEntry + `[^\n]*\n[^\n]*`)
+	enforce     = regexp.MustCompile(`time-to-enforce - [^\n]*\n\s+(?:([^:\n]+): )?([0-9.]+(?:ms|s|µs))`)
 )
 
-func caseOf(jc junitCase) (Case, bool) {
-	name := jc.Name
-	if m := nodeType.FindStringSubmatch(name); m != nil {
+// caseName returns the case a testcase name stands for; ok is false for
+// the suite's own setup and report nodes.
+func caseName(testcase string) (name string, ok bool) {
+	if m := nodeType.FindStringSubmatch(testcase); m != nil {
 		if m[1] != "It" {
-			return Case{}, false // the suite's own setup and report nodes
+			return "", false
 		}
-		name = strings.TrimPrefix(name, m[0])
+		testcase = strings.TrimPrefix(testcase, m[0])
 	}
-	name = strings.TrimPrefix(labels.ReplaceAllString(name, ""), "NetworkPolicy ")
+	return strings.TrimPrefix(labels.ReplaceAllString(testcase, ""), "NetworkPolicy "), true
+}
+
+func caseOf(jc junitCase) (Case, bool) {
+	name, ok := caseName(jc.Name)
+	if !ok {
+		return Case{}, false
+	}
 	c := Case{Name: name, Verdict: Pass}
 	switch {
 	case jc.Failure != nil:
-		c.Verdict, c.Message = Fail, firstNonEmpty(jc.Failure.Message, jc.Failure.Text)
+		c.Verdict, c.Message, c.Detail = Fail, firstNonEmpty(jc.Failure.Message, jc.Failure.Text), jc.Failure.Message
 	case jc.Error != nil:
 		c.Verdict, c.Message = Fail, jc.Error.Message
 	case jc.Skipped != nil || jc.Status == "skipped":
@@ -217,6 +225,20 @@ func caseOf(jc junitCase) (Case, bool) {
 		if jc.Skipped != nil {
 			c.Message = jc.Skipped.Message
 		}
+	}
+	c.OwnReadings = ownReadings.FindAllString(jc.SystemErr, -1)
+	for i, r := range c.OwnReadings {
+		c.OwnReadings[i] = strings.TrimSpace(r[strings.Index(r, "\n"):])
+	}
+	// A report the suite classified says the class in the status; one
+	// from elsewhere (Ginkgo's own JUnit) gets what its outcome says.
+	if isVerdict(jc.Status) {
+		c.Verdict = Verdict(jc.Status)
+		if c.Detail == "" && (c.Verdict == KnownDeviation || c.Verdict == ImplementationDefined) {
+			c.Detail = jc.SystemOut
+		}
+	} else if c.Verdict == Pass && len(c.OwnReadings) > 0 {
+		c.Verdict = ImplementationDefined
 	}
 	for _, m := range enforce.FindAllStringSubmatch(jc.SystemErr, -1) {
 		if m[1] == "reset" {
