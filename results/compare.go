@@ -7,15 +7,23 @@ import (
 	"time"
 )
 
+// CaseInfo is what the case table says about a case, for grouping and
+// filtering rows and for showing what the spec requires.
+type CaseInfo struct {
+	Family string
+	Tags   []string
+	// Expected holds the case's truth tables as the model computes them.
+	Expected string
+}
+
 // Row is one case across runs.
 type Row struct {
-	Case   string
-	Family string
+	Case string
+	CaseInfo
 	// Cells holds the case in each run, nil where the run lacks it.
 	Cells []*Case
-	// Disagree is true when the runs that ran the case do not all give
-	// the same verdict. A skip is no verdict: a run that skipped
-	// everything (nothing enforced) would otherwise disagree everywhere.
+	// Disagree is true when the runs that ran the case do not all read the
+	// spec the same way: one conforms where another departs from it.
 	Disagree bool
 }
 
@@ -25,11 +33,11 @@ type Matrix struct {
 	Rows []Row
 }
 
-// Compare lines up runs case by case. family names each case's family
-// (from the case table) for grouping; unknown cases go under "other".
-// Rows where the runs disagree come first, then by family, each in the
-// order the first run holding it reported it.
-func Compare(runs []*Run, family func(caseName string) string) *Matrix {
+// Compare lines up runs case by case. info looks cases up in the case
+// table; unknown cases go under family "other". Rows where the runs
+// disagree come first, then by family, each in the order the first run
+// holding it reported it.
+func Compare(runs []*Run, info func(caseName string) CaseInfo) *Matrix {
 	m := &Matrix{Runs: runs}
 	seen := map[string]bool{}
 	for _, r := range runs {
@@ -38,7 +46,7 @@ func Compare(runs []*Run, family func(caseName string) string) *Matrix {
 				continue
 			}
 			seen[c.Name] = true
-			row := Row{Case: c.Name, Family: family(c.Name)}
+			row := Row{Case: c.Name, CaseInfo: info(c.Name)}
 			if row.Family == "" {
 				row.Family = "other"
 			}
@@ -50,40 +58,113 @@ func Compare(runs []*Run, family func(caseName string) string) *Matrix {
 		}
 	}
 	slices.SortStableFunc(m.Rows, func(a, b Row) int {
-		switch {
-		case a.Disagree != b.Disagree:
+		if a.Disagree != b.Disagree {
 			if a.Disagree {
 				return -1
 			}
 			return 1
-		default:
-			return strings.Compare(a.Family, b.Family)
 		}
+		return strings.Compare(a.Family, b.Family)
 	})
 	return m
 }
 
+// reading is how a verdict stands to the spec, whatever any profile says:
+// the runs disagree when one conforms and another departs.
+func (v Verdict) reading() string {
+	switch v {
+	case Pass, Fixed:
+		return "conforms"
+	case Fail, KnownDeviation:
+		return "departs"
+	case ImplementationDefined:
+		return "own reading"
+	}
+	return "" // skipped or absent: no verdict to disagree with
+}
+
 func disagree(cells []*Case) bool {
-	var first Verdict
+	first := ""
 	for _, c := range cells {
-		v := c.verdict()
-		if v == Skipped {
+		if c == nil {
+			continue
+		}
+		r := c.Verdict.reading()
+		if r == "" {
 			continue
 		}
 		if first == "" {
-			first = v
-		} else if v != first {
+			first = r
+		} else if r != first {
 			return true
 		}
 	}
 	return false
 }
 
-func (c *Case) verdict() Verdict {
-	if c == nil {
-		return "absent"
+// Label names a run's column: the run's name and, when the report says,
+// the CNI it ran against.
+func (r *Run) Label() string {
+	if cni := r.CNI(); cni != "" && cni != r.Name {
+		return r.Name + " (" + cni + ")"
 	}
-	return c.Verdict
+	return r.Name
+}
+
+// CNI is the enforcer the report names, with its version, or "".
+func (r *Run) CNI() string {
+	name, version := r.Properties["cni"], r.Properties["cniVersion"]
+	if version != "" {
+		return name + " " + version
+	}
+	return name
+}
+
+// Enforcement summarises a run's times to enforce.
+type Enforcement struct {
+	Median, Max time.Duration
+	Cases       int
+}
+
+// Enforcement returns the median and maximum time to enforce over the
+// run's cases that report one.
+func (r *Run) Enforcement() Enforcement {
+	var ds []time.Duration
+	for _, c := range r.Cases {
+		if c.TimeToEnforce > 0 {
+			ds = append(ds, c.TimeToEnforce)
+		}
+	}
+	if len(ds) == 0 {
+		return Enforcement{}
+	}
+	slices.Sort(ds)
+	return Enforcement{Median: ds[len(ds)/2], Max: ds[len(ds)-1], Cases: len(ds)}
+}
+
+func (e Enforcement) String() string {
+	if e.Cases == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%s / %s", e.Median.Round(10*time.Millisecond), e.Max.Round(10*time.Millisecond))
+}
+
+// Disagreeing returns the rows where the runs disagree.
+func (m *Matrix) Disagreeing() []Row {
+	var rows []Row
+	for _, row := range m.Rows {
+		if row.Disagree {
+			rows = append(rows, row)
+		}
+	}
+	return rows
+}
+
+// ByFamily returns every row, grouped by family in name order.
+func (m *Matrix) ByFamily() []Row {
+	rows := slices.Clone(m.Rows)
+	slices.SortStableFunc(rows, func(a, b Row) int { return strings.Compare(a.Family, b.Family) })
+	return rows
 }
 
 // Markdown renders the matrix for pull requests and issues: a summary
@@ -91,54 +172,40 @@ func (c *Case) verdict() Verdict {
 func (m *Matrix) Markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# NetworkPolicy conformance: %d runs compared\n\n", len(m.Runs))
-	b.WriteString("| run | passed | failed | skipped | Kubernetes | suite | case set |\n|---|---|---|---|---|---|---|\n")
+	b.WriteString("| run | CNI | Kubernetes | pass | known deviations | implementation-defined | regressions | fixed | skipped | time to enforce, median / max | suite | case set |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range m.Runs {
 		n := r.Counts()
-		digest := r.Properties["caseSetDigest"]
-		if len(digest) > 19 {
-			digest = digest[:19] // "sha256:" and 12 hex digits
-		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %s | %s | %s |\n", r.Name, n[Pass], n[Fail], n[Skipped],
-			orDash(r.Properties["kubernetesVersion"]), orDash(r.Properties["suiteVersion"]), orDash(digest))
+		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %d | %d | %d | %d | %s | %s | %s |\n", r.Name, orDash(r.CNI()),
+			orDash(r.Properties["kubernetesVersion"]), n[Pass], n[KnownDeviation], n[ImplementationDefined], n[Fail], n[Fixed], n[Skipped],
+			r.Enforcement(), orDash(r.Properties["suiteVersion"]), orDash(shortDigest(r.Properties["caseSetDigest"])))
 	}
-	var disagree, agree []Row
-	for _, row := range m.Rows {
-		if row.Disagree {
-			disagree = append(disagree, row)
-		} else {
-			agree = append(agree, row)
-		}
-	}
-	fmt.Fprintf(&b, "\n## Where the runs disagree (%d cases)\n\n", len(disagree))
-	if len(disagree) == 0 {
-		b.WriteString("Every case has the same verdict in every run.\n")
+	b.WriteString("\nVerdicts: `pass`; `FAIL` departs from the spec and the CNI's profile does not predict it (a regression); " +
+		"`known deviation` departs as the profile predicts; `fixed` passes where the profile predicts a deviation (update the profile); " +
+		"`implementation-defined` is the cluster's own reading where the spec leaves the answer open; `skipped` did not run. " +
+		"Times are the longest time to enforce of the case's stages.\n")
+	disagreeing := m.Disagreeing()
+	fmt.Fprintf(&b, "\n## Where the runs disagree (%d cases)\n\n", len(disagreeing))
+	if len(disagreeing) == 0 {
+		b.WriteString("Every case has the same reading of the spec in every run.\n")
 	} else {
-		m.table(&b, disagree, true)
+		m.markdownTable(&b, disagreeing, true)
 	}
 	b.WriteString("\n## Every case, by family\n")
-	family := ""
-	var group []Row
-	flush := func() {
-		if len(group) > 0 {
-			fmt.Fprintf(&b, "\n### %s\n\n", family)
-			m.table(&b, group, false)
+	rows := m.ByFamily()
+	for start := 0; start < len(rows); {
+		end := start
+		for end < len(rows) && rows[end].Family == rows[start].Family {
+			end++
 		}
-		group = nil
+		fmt.Fprintf(&b, "\n### %s\n\n", rows[start].Family)
+		m.markdownTable(&b, rows[start:end], false)
+		start = end
 	}
-	rows := slices.Clone(m.Rows)
-	slices.SortStableFunc(rows, func(a, b Row) int { return strings.Compare(a.Family, b.Family) })
-	for _, row := range rows {
-		if row.Family != family {
-			flush()
-			family = row.Family
-		}
-		group = append(group, row)
-	}
-	flush()
 	return b.String()
 }
 
-func (m *Matrix) table(b *strings.Builder, rows []Row, withFamily bool) {
+func (m *Matrix) markdownTable(b *strings.Builder, rows []Row, withFamily bool) {
 	b.WriteString("| case |")
 	if withFamily {
 		b.WriteString(" family |")
@@ -157,25 +224,40 @@ func (m *Matrix) table(b *strings.Builder, rows []Row, withFamily bool) {
 			fmt.Fprintf(b, " %s |", row.Family)
 		}
 		for _, c := range row.Cells {
-			fmt.Fprintf(b, " %s |", cellText(c))
+			text := cellText(c)
+			if c != nil && c.Verdict == Fail {
+				text = "**" + text + "**"
+			}
+			fmt.Fprintf(b, " %s |", text)
 		}
 		b.WriteString("\n")
 	}
 }
 
+// cellText is a cell's verdict and, where the case reports one, its time
+// to enforce.
 func cellText(c *Case) string {
-	switch {
-	case c == nil:
+	if c == nil {
 		return "—"
-	case c.Verdict == Fail:
-		return "**FAIL**"
-	case c.Verdict == Skipped:
-		return "skipped"
-	case c.TimeToEnforce > 0:
-		return fmt.Sprintf("pass %s", c.TimeToEnforce.Round(10*time.Millisecond))
-	default:
-		return "pass"
 	}
+	text := string(c.Verdict)
+	switch c.Verdict {
+	case Fail:
+		text = "FAIL"
+	case KnownDeviation:
+		text = "known deviation"
+	}
+	if c.TimeToEnforce > 0 && c.Verdict != Skipped {
+		text += " " + c.TimeToEnforce.Round(10*time.Millisecond).String()
+	}
+	return text
+}
+
+func shortDigest(d string) string {
+	if len(d) > 19 {
+		return d[:19] // "sha256:" and 12 hex digits
+	}
+	return d
 }
 
 func orDash(s string) string {

@@ -16,8 +16,11 @@ type Change struct {
 type Difference struct {
 	// NewFailures failed in the new run and did not in the old one.
 	NewFailures []Change
-	// Fixed failed in the old run and pass in the new one.
+	// Fixed departed from the spec in the old run and conform in the new.
 	Fixed []Change
+	// Changed moved to another verdict class without being either, e.g.
+	// from pass to a known deviation after a profile update.
+	Changed []Change
 	// Slower and Faster changed their time to enforce by more than the
 	// threshold given to Diff.
 	Slower, Faster []Change
@@ -43,8 +46,10 @@ func Diff(old, new *Run, threshold time.Duration) Difference {
 		switch {
 		case nc.Verdict == Fail && oc.Verdict != Fail:
 			d.NewFailures = append(d.NewFailures, ch)
-		case oc.Verdict == Fail && nc.Verdict == Pass:
+		case oc.Verdict.reading() == "departs" && nc.Verdict.reading() == "conforms":
 			d.Fixed = append(d.Fixed, ch)
+		case oc.Verdict != nc.Verdict:
+			d.Changed = append(d.Changed, ch)
 		}
 		if oc.TimeToEnforce > 0 && nc.TimeToEnforce > 0 {
 			delta := nc.TimeToEnforce - oc.TimeToEnforce
@@ -84,6 +89,7 @@ func (d Difference) String() string {
 	}
 	section("NEW FAILURES", d.NewFailures, none)
 	section("fixed", d.Fixed, none)
+	section("changed verdict", d.Changed, func(c Change) string { return fmt.Sprintf(": %s -> %s", c.Old.Verdict, c.New.Verdict) })
 	section("slower to enforce", d.Slower, timing)
 	section("faster to enforce", d.Faster, timing)
 	if len(d.Gone) > 0 {

@@ -142,8 +142,27 @@ func TestListFiltersByTag(t *testing.T) {
 func TestCompareAndDiffRecordedRuns(t *testing.T) {
 	knp, kr := "../../results/testdata/kube-network-policies.tar.gz", "../../results/testdata/kube-router.xml"
 	out, err := run(t, "compare", knp, kr)
-	if err != nil || !strings.Contains(out, "| kube-router | 96 | 5 | 0 |") {
+	if err != nil || !strings.Contains(out, "| kube-router | — | — | 94 | 0 | 2 | 5 | 0 | 0 |") {
 		t.Errorf("compare: %v\n%s", err, out)
+	}
+	// The three outputs at once, each a whole file.
+	dir := t.TempDir()
+	md, page, junit := filepath.Join(dir, "c.md"), filepath.Join(dir, "c.html"), filepath.Join(dir, "c.xml")
+	if out, err := run(t, "compare", "--markdown", md, "--html", page, "--junit", junit, "--title", "two engines", knp, kr); err != nil {
+		t.Fatalf("compare to files: %v\n%s", err, out)
+	}
+	for path, want := range map[string]string{
+		md:    "## Where the runs disagree (5 cases)",
+		page:  "<title>two engines</title>",
+		junit: `failures="5"`,
+	} {
+		data, err := os.ReadFile(path)
+		if err != nil || !strings.Contains(string(data), want) {
+			t.Errorf("%s lacks %q: %v", filepath.Base(path), want, err)
+		}
+	}
+	if data, _ := os.ReadFile(page); !strings.Contains(string(data), "truth tables the spec requires") || !strings.Contains(string(data), "x/a x/b x/c") {
+		t.Error("the HTML page does not show the truth tables the model computes")
 	}
 	if out, err := run(t, "diff", knp, kr); !errors.Is(err, errRegressed) || !strings.Contains(out, "NEW FAILURES (5)") {
 		t.Errorf("diff to a worse run: err=%v\n%s", err, out)

@@ -4,28 +4,45 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/netpol-conformance/netpol-conformance/cases"
 	"github.com/netpol-conformance/netpol-conformance/results"
+	"github.com/netpol-conformance/netpol-conformance/topology"
 )
 
-// familyOf looks cases up in the built-in table, to group rows by family.
-func familyOf() (func(string) string, error) {
+// caseInfo looks cases up in the built-in table, to group and filter rows
+// and to show the truth tables each case requires.
+func caseInfo() (func(string) results.CaseInfo, error) {
 	set, err := cases.Builtin()
 	if err != nil {
 		return nil, err
 	}
-	return func(name string) string {
-		if c := set.Case(name); c != nil {
-			return c.Family
+	topo := topology.Standard()
+	keys, err := tableKeys(topo, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	return func(name string) results.CaseInfo {
+		c := set.Case(name)
+		if c == nil {
+			if name == "is enforced at all" { // the suite's first spec
+				return results.CaseInfo{Family: "enforcement", Tags: []string{"enforcement"}}
+			}
+			return results.CaseInfo{}
 		}
-		if name == "is enforced at all" { // the suite's first spec
-			return "enforcement"
+		info := results.CaseInfo{Family: c.Family, Tags: c.Tags}
+		var b strings.Builder
+		if r, err := expectCase(c, topo, keys); err != nil {
+			info.Expected = fmt.Sprintf("the model could not compute this case: %v", err)
+		} else if err := writeText(&b, []caseResult{r}); err == nil {
+			info.Expected = b.String()
 		}
-		return ""
+		return info
 	}, nil
 }
 
@@ -42,38 +59,85 @@ func loadRuns(paths []string) ([]*results.Run, error) {
 }
 
 func newCompareCommand() *cobra.Command {
-	var out string
+	var markdown, html, junit, title string
+	var strict bool
 	cmd := &cobra.Command{
 		Use:   "compare REPORT...",
-		Short: "Compare runs (JUnit files or result tarballs) in one Markdown matrix",
+		Short: "Compare runs (result tarballs or JUnit files) in one matrix: Markdown, HTML, JUnit",
 		Long: `Lines up the cases of several runs (as 'sonobuoy retrieve' gives them, or the
-suite's JUnit file): a summary per run, the cases where the runs disagree
-first, then every case by family, each cell the verdict and the time to
-enforce. Each run is named after its file.`,
-		Example: `  netpol-conformance compare calico.tar.gz cilium.tar.gz last-night.tar.gz > comparison.md`,
-		Args:    cobra.MinimumNArgs(1),
+suite's JUnit file), one column per run: a summary per run (passed, known
+deviations, implementation-defined readings, regressions, fixed, skipped, time
+to enforce), the cases where the runs disagree first, then every case by
+family, each cell the verdict class and the time to enforce. Each run is named
+after its file.
+
+With no output flag the Markdown goes to stdout. --html writes a self-contained
+page (sortable, filterable by tag, each cell linking to its truth-table diff);
+--junit writes one test suite per run, failing only on regressions (and on
+known deviations with --strict).`,
+		Example: `  netpol-conformance compare calico.tar.gz cilium.tar.gz last-night.tar.gz > comparison.md
+  netpol-conformance compare --markdown comparison.md --html comparison.html --junit comparison.xml runs/*.tar.gz`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			runs, err := loadRuns(args)
 			if err != nil {
 				return err
 			}
-			family, err := familyOf()
+			info, err := caseInfo()
 			if err != nil {
 				return err
 			}
-			md := results.Compare(runs, family).Markdown()
-			if out == "" {
-				_, err = io.WriteString(cmd.OutOrStdout(), md)
+			m := results.Compare(runs, info)
+			if markdown == "" && html == "" && junit == "" {
+				_, err = io.WriteString(cmd.OutOrStdout(), m.Markdown())
 				return err
 			}
-			if err := os.WriteFile(out, []byte(md), 0o644); err != nil {
-				return fmt.Errorf("writing %s: %w", out, err)
+			outputs := []struct {
+				path  string
+				write func(io.Writer) error
+			}{
+				{markdown, func(w io.Writer) error { _, err := io.WriteString(w, m.Markdown()); return err }},
+				{html, func(w io.Writer) error { return m.HTML(w, title) }},
+				{junit, func(w io.Writer) error { return m.JUnit(w, strict) }},
+			}
+			for _, o := range outputs {
+				if o.path == "" {
+					continue
+				}
+				if err := writeAtomically(o.path, o.write); err != nil {
+					return err
+				}
 			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&out, "output", "o", "", "write the Markdown here instead of stdout")
+	cmd.Flags().StringVar(&markdown, "markdown", "", "write the Markdown matrix to this file")
+	cmd.Flags().StringVar(&html, "html", "", "write the self-contained HTML page to this file")
+	cmd.Flags().StringVar(&junit, "junit", "", "write the comparison as JUnit to this file, for CI")
+	cmd.Flags().StringVar(&title, "title", "NetworkPolicy conformance: runs compared", "title of the HTML page")
+	cmd.Flags().BoolVar(&strict, "strict", false, "in the JUnit output, fail known deviations too")
 	return cmd
+}
+
+// writeAtomically writes through a temporary file, so a failed write never
+// leaves half a report where the last good one was.
+func writeAtomically(path string, write func(io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 // errRegressed makes `diff` exit non-zero without an extra error line:
