@@ -19,6 +19,7 @@ import (
 	"github.com/netpol-conformance/netpol-conformance/agent"
 	"github.com/netpol-conformance/netpol-conformance/cases"
 	"github.com/netpol-conformance/netpol-conformance/cluster"
+	"github.com/netpol-conformance/netpol-conformance/cni"
 	"github.com/netpol-conformance/netpol-conformance/model"
 	"github.com/netpol-conformance/netpol-conformance/probing"
 	"github.com/netpol-conformance/netpol-conformance/reachability"
@@ -59,6 +60,7 @@ var _ = ginkgo.Describe("NetworkPolicy", ginkgo.Ordered, ginkgo.ContinueOnFailur
 		nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 		framework.ExpectNoError(err, "listing nodes")
 		runInfo.KubernetesVersion, runInfo.Nodes = serverVersion.GitVersion, len(nodes.Items)
+		runInfo.CNI = detectCNI(ctx, client)
 		runID := config.runID
 		if runID == "" {
 			runID = rand.String(5)
@@ -336,6 +338,24 @@ func selected(c *cases.Case) bool {
 
 // labels turns the case's family and tags into Ginkgo labels, so
 // --ginkgo.label-filter selects by tag.
+// detectCNI names the cluster's enforcer, for the report and for reading
+// failures against its profile. The user's --netpol.cni wins; a cluster
+// that cannot be fully listed is still detected from what could be.
+func detectCNI(ctx context.Context, client kubernetes.Interface) cni.Detection {
+	inv, err := cluster.Inventory(ctx, client)
+	if err != nil {
+		framework.Logf("CNI detection sees only part of the cluster: %v", err)
+	}
+	d := cni.Detect(inv)
+	if config.cni != "" {
+		d, err = cni.Override(config.cni, d)
+		framework.ExpectNoError(err, "--netpol.cni")
+	}
+	framework.Logf("NetworkPolicy enforcer: %s (%s)", d, d.Evidence)
+	ginkgo.AddReportEntry("cni", fmt.Sprintf("%s: %s", d, d.Evidence))
+	return d
+}
+
 func labels(c *cases.Case) ginkgo.Labels {
 	return append(ginkgo.Labels{c.Family}, c.Tags...)
 }

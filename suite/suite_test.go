@@ -2,6 +2,7 @@ package suite
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -13,7 +14,9 @@ import (
 
 	"k8s.io/kubernetes/test/e2e/framework"
 
+	"github.com/netpol-conformance/netpol-conformance/cni"
 	"github.com/netpol-conformance/netpol-conformance/internal/version"
+	"github.com/netpol-conformance/netpol-conformance/profiles"
 	"github.com/netpol-conformance/netpol-conformance/results"
 	e2ereporters "k8s.io/kubernetes/test/e2e/reporters"
 )
@@ -30,6 +33,8 @@ var config struct {
 	agentBinary        string
 	runID              string
 	junitReport        string
+	cni                string
+	strict             bool
 }
 
 func registerFlags(fs *flag.FlagSet) {
@@ -43,6 +48,8 @@ func registerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&config.agentBinary, "netpol.agent-binary", "/netpol-conformance", "path of the netpol-conformance binary in the agent image")
 	fs.StringVar(&config.runID, "netpol.run-id", "", "names this run's namespaces (netpol-<id>-x...); default: random")
 	fs.StringVar(&config.junitReport, "netpol.junit-report", "", "write the JUnit report here: one testcase per spec, named for joining across runs")
+	fs.StringVar(&config.cni, "netpol.cni", "", "the cluster's NetworkPolicy enforcer as NAME or NAME@VERSION, when detection cannot tell (e.g. an enforcer outside the cluster); default: detected")
+	fs.BoolVar(&config.strict, "netpol.strict", false, "fail cases the CNI's profile lists as known deviations, too")
 }
 
 // clusterGiven is true when the run names its cluster: --kubeconfig on the
@@ -59,6 +66,13 @@ func TestMain(m *testing.M) {
 	flag.Visit(func(f *flag.Flag) { clusterGiven = clusterGiven || f.Name == "kubeconfig" })
 	clusterGiven = clusterGiven || os.Getenv("KUBERNETES_SERVICE_HOST") != ""
 	framework.AfterReadingAllFlags(&framework.TestContext)
+	if config.cni != "" {
+		// A typo'd override must stop the run before it creates anything.
+		if _, err := cni.Override(config.cni, cni.Detection{Name: cni.Unknown}); err != nil {
+			fmt.Fprintf(os.Stderr, "--netpol.cni: %v\n", err)
+			os.Exit(2)
+		}
+	}
 	os.Exit(m.Run())
 }
 
@@ -94,12 +108,16 @@ var _ = ginkgo.ReportAfterSuite("netpol-conformance JUnit report", func(report g
 	}))
 	runInfo.SuiteVersion = version.Get()
 	runInfo.Started, runInfo.Finished = report.StartTime, report.EndTime
-	framework.ExpectNoError(results.WriteMetadata(config.junitReport, runInfo))
+	runInfo.Strict = config.strict
+	known, err := profiles.Builtin()
+	framework.ExpectNoError(err, "loading the CNI profiles")
+	framework.ExpectNoError(results.Finish(config.junitReport, runInfo, known))
 })
 
 // runInfo collects what the report says about the run; BeforeAll fills in
-// the cluster's part.
-var runInfo results.Metadata
+// the cluster's part. Until then the CNI is unknown, so a run that never
+// reached the cluster reads no profile.
+var runInfo = results.Metadata{CNI: cni.Detection{Name: cni.Unknown, Evidence: "the suite did not reach the cluster"}}
 
 func TestNetworkPolicy(t *testing.T) {
 	if !clusterGiven {

@@ -33,6 +33,8 @@ const (
 	EnvProtocols          = "NETPOL_PROTOCOLS"
 	EnvAgentImage         = "NETPOL_AGENT_IMAGE"
 	EnvGinkgoTimeout      = "NETPOL_GINKGO_TIMEOUT"
+	EnvCNI                = "NETPOL_CNI"
+	EnvStrict             = "NETPOL_STRICT"
 	EnvResultsDir         = "SONOBUOY_RESULTS_DIR"
 	EnvConfigDir          = "SONOBUOY_CONFIG_DIR"
 	EnvProgressPort       = "SONOBUOY_PROGRESS_PORT"
@@ -83,6 +85,11 @@ type Config struct {
 	Protocols          []string
 	AgentImage         string
 	GinkgoTimeout      time.Duration
+	// CNI names the enforcer ("name" or "name@version") instead of
+	// detecting it.
+	CNI string
+	// Strict fails known deviations too.
+	Strict bool
 
 	// ExtraArgs are appended to the suite's command line verbatim.
 	ExtraArgs []string
@@ -107,6 +114,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		Cases:         strings.TrimSpace(getenv(EnvCases)),
 		Tags:          strings.TrimSpace(getenv(EnvTags)),
 		AgentImage:    strings.TrimSpace(getenv(EnvAgentImage)),
+		CNI:           strings.TrimSpace(getenv(EnvCNI)),
 		GinkgoTimeout: DefaultGinkgoTimeout,
 	}
 	var errs []error
@@ -133,6 +141,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	duration(EnvProbeTimeout, &c.ProbeTimeout)
 	duration(EnvConvergenceTimeout, &c.ConvergenceTimeout)
 	duration(EnvGinkgoTimeout, &c.GinkgoTimeout)
+	switch v := strings.TrimSpace(getenv(EnvStrict)); v {
+	case "", "false":
+	case "true":
+		c.Strict = true
+	default:
+		errs = append(errs, fmt.Errorf("%s=%q: want true or false", EnvStrict, v))
+	}
 	if v := strings.TrimSpace(getenv(EnvProtocols)); v != "" {
 		for _, p := range strings.Split(v, ",") {
 			p = strings.ToUpper(strings.TrimSpace(p))
@@ -191,6 +206,10 @@ func (c Config) SuiteArgs(caseFiles bool) []string {
 	}
 	add("protocols", strings.Join(c.Protocols, ","))
 	add("agent-image", c.AgentImage)
+	add("cni", c.CNI)
+	if c.Strict {
+		add("strict", "true")
+	}
 	if caseFiles {
 		add("case-dir", c.ConfigDir)
 	}

@@ -51,6 +51,8 @@ func TestConfigFromEnvMapsEveryKnob(t *testing.T) {
 		EnvProtocols:          "tcp, UDP",
 		EnvAgentImage:         "localhost/netpol-conformance:v0.1.0",
 		EnvGinkgoTimeout:      "20m",
+		EnvCNI:                "calico@v3.31.0",
+		EnvStrict:             "true",
 		EnvResultsDir:         "/r",
 		EnvConfigDir:          "/c",
 	}))
@@ -69,6 +71,8 @@ func TestConfigFromEnvMapsEveryKnob(t *testing.T) {
 		"--netpol.convergence-timeout=45s",
 		"--netpol.protocols=TCP,UDP",
 		"--netpol.agent-image=localhost/netpol-conformance:v0.1.0",
+		"--netpol.cni=calico@v3.31.0",
+		"--netpol.strict=true",
 		"--netpol.case-dir=/c",
 	}
 	if got := cfg.SuiteArgs(true); !reflect.DeepEqual(got, want) {
@@ -105,11 +109,12 @@ func TestConfigFromEnvReportsEveryError(t *testing.T) {
 		EnvConvergenceTimeout: "-5s",
 		EnvProtocols:          "TCP,ICMP",
 		EnvGinkgoTimeout:      "soon",
+		EnvStrict:             "yes",
 	}))
 	if err == nil {
-		t.Fatal("no error for five invalid values")
+		t.Fatal("no error for six invalid values")
 	}
-	for _, name := range []string{EnvCases, EnvProbeTimeout, EnvConvergenceTimeout, `unknown protocol "ICMP"`, EnvGinkgoTimeout} {
+	for _, name := range []string{EnvCases, EnvProbeTimeout, EnvConvergenceTimeout, `unknown protocol "ICMP"`, EnvGinkgoTimeout, EnvStrict} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not mention %s:\n%v", name, err)
 		}
