@@ -51,11 +51,12 @@ type Profile struct {
 	Source string `json:"-"`
 }
 
-// Deviation is one case a plugin is known to fail.
+// Deviation is one documented behaviour of a plugin and the cases of the
+// table it makes fail.
 type Deviation struct {
-	// Case names a case of the table.
-	Case  string `json:"case"`
-	Class Class  `json:"class"`
+	// Cases name cases of the table.
+	Cases []string `json:"cases"`
+	Class Class    `json:"class"`
 	// Behaviour says, in a sentence or two, what the plugin does instead.
 	Behaviour string `json:"behaviour"`
 	// Versions bounds the plugin versions the deviation applies to.
@@ -128,7 +129,7 @@ func (s Set) Lookup(cni, version, caseName string) *Deviation {
 	}
 	for i := range p.Deviations {
 		d := &p.Deviations[i]
-		if d.Case == caseName && d.Versions.Applies(version) {
+		if slices.Contains(d.Cases, caseName) && d.Versions.Applies(version) {
 			return d
 		}
 	}
@@ -203,11 +204,16 @@ func Parse(file string, data []byte) (*Profile, []*Problem) {
 	if err := checkLink(p.Project); err != nil {
 		add("project", "%v", err)
 	}
-	seen := map[string]int{}
+	seen := map[string][]int{}
 	for i, d := range p.Deviations {
 		at := fmt.Sprintf("deviations[%d]", i)
-		if d.Case == "" {
-			add(at+".case", "is required: name the case of the table the plugin fails (see `netpol-conformance list`)")
+		if len(d.Cases) == 0 {
+			add(at+".cases", "is required: name the cases of the table the plugin fails (see `netpol-conformance list`)")
+		}
+		for j, c := range d.Cases {
+			if c == "" {
+				add(fmt.Sprintf("%s.cases[%d]", at, j), "is empty: name a case of the table")
+			}
 		}
 		if d.Class != KnownDeviation && d.Class != ImplementationDefined {
 			add(at+".class", "is %q: want %s or %s", d.Class, KnownDeviation, ImplementationDefined)
@@ -231,10 +237,14 @@ func Parse(file string, data []byte) (*Profile, []*Problem) {
 		}
 		// Two entries for one case must cover different versions; one
 		// case-and-version gets one verdict.
-		if j, dup := seen[d.Case]; dup && overlap(p.Deviations[j].Versions, d.Versions) {
-			add(at+".case", "%q overlaps deviations[%d] for the same versions: split their version ranges", d.Case, j)
+		for _, c := range d.Cases {
+			for _, j := range seen[c] {
+				if overlap(p.Deviations[j].Versions, d.Versions) {
+					add(at+".cases", "%q is also in deviations[%d] for the same versions: split their version ranges", c, j)
+				}
+			}
+			seen[c] = append(seen[c], i)
 		}
-		seen[d.Case] = i
 	}
 	return &p, problems
 }

@@ -28,8 +28,10 @@ func TestBuiltin(t *testing.T) {
 			t.Errorf("%s: cni %q is not a name detection gives (%v)", p.Source, name, known)
 		}
 		for i, d := range p.Deviations {
-			if table.Case(d.Case) == nil {
-				t.Errorf("%s: deviations[%d].case %q is not in the case table", p.Source, i, d.Case)
+			for j, c := range d.Cases {
+				if table.Case(c) == nil {
+					t.Errorf("%s: deviations[%d].cases[%d] %q is not in the case table", p.Source, i, j, c)
+				}
 			}
 		}
 	}
@@ -72,12 +74,12 @@ func TestVersionsApplies(t *testing.T) {
 const valid = `cni: calico
 project: https://github.com/projectcalico/calico
 deviations:
-- case: named-port-egress
+- cases: [named-port-egress]
   class: known-deviation
   behaviour: egress to a named port is ignored
   versions: {since: v3.0.0, fixedIn: v3.20.0}
   link: https://github.com/projectcalico/calico/issues/1
-- case: named-port-egress
+- cases: [named-port-egress]
   class: known-deviation
   behaviour: egress to a named port drops UDP
   versions: {since: v3.20.0}
@@ -128,7 +130,7 @@ func TestParseProblems(t *testing.T) {
 			data: `cni: weave
 project: http://github.com/weaveworks/weave
 deviations:
-- case: ""
+- cases: []
   class: bug
   behavior: typo
   versions: {since: 2.8.1}
@@ -136,7 +138,7 @@ deviations:
 `,
 			want: []string{
 				`weave.yaml: project: "http://github.com/weaveworks/weave" is not an https URL`,
-				`weave.yaml: deviations[0].case: is required`,
+				`weave.yaml: deviations[0].cases: is required`,
 				`weave.yaml: deviations[0].class: is "bug": want known-deviation or implementation-defined`,
 				`weave.yaml: deviations[0].behaviour: is required`,
 				`deviations[0].behavior: unknown field`,
@@ -148,7 +150,7 @@ deviations:
 			name: "overlapping entries for one case",
 			file: "calico.yaml",
 			data: strings.Replace(valid, "{since: v3.20.0}", "{since: v3.19.0}", 1),
-			want: []string{`calico.yaml: deviations[1].case: "named-port-egress" overlaps deviations[0] for the same versions`},
+			want: []string{`calico.yaml: deviations[1].cases: "named-port-egress" is also in deviations[0] for the same versions`},
 		},
 		{
 			name: "range that ends before it starts",

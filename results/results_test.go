@@ -209,17 +209,17 @@ func TestDiff(t *testing.T) {
 const kubeRouterProfile = `cni: kube-router
 project: https://github.com/cloudnativelabs/kube-router
 deviations:
-- case: egress-rule-without-policytypes-isolates-ingress
+- cases: [egress-rule-without-policytypes-isolates-ingress]
   class: known-deviation
   behaviour: ingress is not isolated
   versions: {since: v2.0.0}
   link: https://example.com/kube-router/1
-- case: deny-all-ingress-in-x
+- cases: [deny-all-ingress-in-x]
   class: known-deviation
   behaviour: was broken once
   versions: {fixedIn: v9.0.0}
   link: https://example.com/kube-router/2
-- case: ns-selector-exists
+- cases: [ns-selector-exists]
   class: implementation-defined
   behaviour: reads it its own way
   link: https://example.com/kube-router/3
