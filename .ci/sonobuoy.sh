@@ -50,8 +50,13 @@ echo "=== sonobuoy run --plugin plugin.yaml"
 # The local cluster has no CoreDNS: the suite addresses pods by IP, so the
 # DNS preflight check does not apply.
 start=$(date +%s)
+# The enforcer runs as a host process, invisible to the suite's CNI
+# detection: name it, as a user would for an enforcer detection cannot see.
+cni=$("$bin" local cni)
+echo "enforcer: $cni"
 # shellcheck disable=SC2086 # SONOBUOY_RUN_FLAGS is a list of flags
 "$sonobuoy" run --plugin plugin.yaml --skip-preflight=dnscheck \
+	--plugin-env "netpol-conformance.NETPOL_CNI=$cni" \
 	--wait="${SONOBUOY_WAIT_MINUTES:-60}" --wait-output silent ${SONOBUOY_RUN_FLAGS:-}
 echo "sonobuoy run finished in $(($(date +%s) - start)) s"
 "$sonobuoy" status || true
@@ -76,5 +81,11 @@ if [ "$enforcer" = none ]; then
 	passed=$("$sonobuoy" results "$tarball" --plugin netpol-conformance | awk '/^Passed:/ {print $2; exit}')
 	[ "$passed" = 0 ] || { echo "$passed specs passed on a cluster that enforces nothing"; exit 1; }
 fi
+# The report names the enforcer it was read against.
+summary=$("$bin" compare "$tarball" | sed -n 5p)
+echo "=== compare: $summary"
+want="| ${cni%@*} ${cni#*@} |"
+[ "${cni#*@}" != "$cni" ] || want="| $cni |"
+[[ "$summary" == *"$want"* ]] || { echo "the report does not name the enforcer $cni"; exit 1; }
 "$sonobuoy" delete --wait=5 --wait-output silent
 [ "$status" = "$expect" ]

@@ -162,7 +162,34 @@ the repository's Dockerfile with buildah as ` + localcluster.PluginImage + `, bu
 			return err
 		},
 	}
-	cmd.AddCommand(up, down, status, kubeconfig, loadImages, buildSonobuoy)
+	cni := &cobra.Command{
+		Use:   "cni",
+		Short: "Print the running cluster's enforcer as NETPOL_CNI takes it (NAME@VERSION)",
+		Long: `The local cluster runs its enforcer as a host process, which the suite's CNI
+detection cannot see in the cluster's objects; pass this to the plugin:
+  sonobuoy run --plugin plugin.yaml --plugin-env netpol-conformance.NETPOL_CNI=$(netpol-conformance local cni)`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := cluster(cmd, "")
+			if err != nil {
+				return err
+			}
+			st, err := c.Status()
+			if err != nil {
+				return err
+			}
+			if st.Enforcer == "" {
+				return errors.New("no local cluster")
+			}
+			d, err := enforcer.Get(st.Enforcer)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), enforcer.CNI(d))
+			return nil
+		},
+	}
+	cmd.AddCommand(up, down, status, kubeconfig, loadImages, buildSonobuoy, cni)
 	return cmd
 }
 
