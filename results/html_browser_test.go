@@ -76,7 +76,7 @@ func TestHTMLInBrowser(t *testing.T) {
 	var rows, disagreeing, shownAll, shownEgress, shownDisagree, firstAfterSort, target string
 	var screenshot []byte
 	steps := []chromedp.Action{
-		chromedp.Navigate("file://"+page),
+		chromedp.Navigate("file://" + page),
 		chromedp.WaitReady("#matrix", chromedp.ByID),
 		chromedp.Evaluate(`String(document.querySelectorAll("#matrix tbody tr").length)`, &rows),
 		chromedp.Evaluate(`String(document.querySelectorAll("#matrix tbody tr.disagree").length)`, &disagreeing),
