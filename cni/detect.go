@@ -53,20 +53,20 @@ type Inventory struct {
 // Detection is the enforcer a cluster runs, with the evidence.
 type Detection struct {
 	// Name is a plugin name (see Plugins), or Unknown.
-	Name string
+	Name string `json:"name"`
 	// Version is the plugin's version as its image tag or datastore says,
 	// normalised to a leading "v"; empty when nothing says.
-	Version string
+	Version string `json:"version"`
 	// Enforces is false for plugins that do not implement NetworkPolicy
 	// (flannel, the VPC CNI without its policy agent).
-	Enforces bool
+	Enforces bool `json:"enforces"`
 	// Provider names a managed flavour when its images say so (aks, gke,
 	// eks); empty otherwise.
-	Provider string
+	Provider string `json:"provider,omitempty"`
 	// Evidence says what the detection rests on, for the report.
-	Evidence string
+	Evidence string `json:"evidence"`
 	// Overridden is true when the user named the plugin instead.
-	Overridden bool
+	Overridden bool `json:"overridden,omitempty"`
 }
 
 // String renders the detection as "name version", the way reports label
