@@ -52,7 +52,7 @@ type Inventory struct {
 
 // Detection is the enforcer a cluster runs, with the evidence.
 type Detection struct {
-	// Name is a plugin name (see Plugins), or Unknown.
+	// Name is a plugin name (see Names), or Unknown.
 	Name string `json:"name"`
 	// Version is the plugin's version as its image tag or datastore says,
 	// normalised to a leading "v"; empty when nothing says.
@@ -291,6 +291,8 @@ func Override(value string, detected Detection) (Detection, error) {
 		Evidence: "named by the user (NETPOL_CNI=" + value + ")", Overridden: true}
 	if detected.Name != Unknown {
 		d.Evidence += "; detection said " + detected.String() + " (" + detected.Evidence + ")"
+	} else {
+		d.Evidence += "; detection alone finds " + Unknown
 	}
 	return d, nil
 }
