@@ -105,10 +105,14 @@ func disagree(cells []*Case) bool {
 // Label names a run's column: the run's name and, when the report says,
 // the CNI it ran against.
 func (r *Run) Label() string {
-	if cni := r.CNI(); cni != "" && cni != r.Name {
-		return r.Name + " (" + cni + ")"
+	cni := r.CNI()
+	switch {
+	case cni == "" || cni == r.Name:
+		return r.Name
+	case strings.HasPrefix(cni, r.Name+" "): // a run named after its CNI
+		return cni
 	}
-	return r.Name
+	return r.Name + " (" + cni + ")"
 }
 
 // CNI is the enforcer the report names, with its version, or "".

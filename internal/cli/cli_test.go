@@ -175,3 +175,41 @@ func TestCompareAndDiffRecordedRuns(t *testing.T) {
 		t.Errorf("compare with an empty JUnit: %v", err)
 	}
 }
+
+// TestDocsComparisonIsCurrent regenerates the example users see first,
+// docs/comparison.{md,html}, from the recorded runs in docs/runs: a change
+// to the report that is not reflected there fails here.
+func TestDocsComparisonIsCurrent(t *testing.T) {
+	const title = "NetworkPolicy conformance on the local cluster: kube-network-policies, kube-router, none"
+	dir := t.TempDir()
+	md, page := filepath.Join(dir, "c.md"), filepath.Join(dir, "c.html")
+	args := []string{"compare", "--markdown", md, "--html", page, "--title", title}
+	for _, e := range []string{"kube-network-policies", "kube-router", "none"} {
+		args = append(args, "../../docs/runs/"+e+".tar.gz")
+	}
+	// The page names each run's source as given: give it as the docs do.
+	t.Chdir("../..")
+	for i := range args {
+		args[i] = strings.TrimPrefix(args[i], "../../")
+	}
+	if out, err := run(t, args...); err != nil {
+		t.Fatalf("compare: %v\n%s", err, out)
+	}
+	for got, want := range map[string]string{md: "docs/comparison.md", page: "docs/comparison.html"} {
+		g, err := os.ReadFile(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := os.ReadFile(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The committed Markdown starts with a comment saying how it was made.
+		if _, body, ok := strings.Cut(string(w), "-->\n\n"); ok && strings.HasSuffix(want, ".md") {
+			w = []byte(body)
+		}
+		if string(g) != string(w) {
+			t.Errorf("%s is stale: regenerate it with the command in its header comment", want)
+		}
+	}
+}
