@@ -13,7 +13,7 @@ go build -o "$bin" ./cmd/netpol-conformance
 # Whatever happens, leave no cluster behind; a failing teardown fails the run.
 trap 'rc=$?; "$bin" local down || rc=1; exit $rc' EXIT
 
-for enforcer in kube-router kube-network-policies none; do
+for enforcer in kube-router kube-network-policies calico none; do
 	case "$enforcer" in
 	none) expect=false ;;
 	*) expect=true ;;
