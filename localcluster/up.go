@@ -58,7 +58,7 @@ func (c *Cluster) Up(ctx context.Context) error {
 		return err
 	}
 	p := c.params(dev, nodeIP)
-	env.NodeIP = nodeIP
+	env.NodeIP, env.IPAMDataDir = nodeIP, p.IPAMDataDir
 	conflist, err := c.podNetwork(drv, env, &p)
 	if err != nil {
 		return err
@@ -215,13 +215,13 @@ func (c *Cluster) build(ctx context.Context, drv enforcer.Driver, env *enforcer.
 	return agentBin, pauseBin, nil
 }
 
-// enforcerEnv is what the enforcer's driver knows of the cluster, but for
-// the builder and the node's address.
+// enforcerEnv is what the enforcer's driver knows of the cluster but for
+// the builder, the node's address and the IPAM dir, which `up` adds.
 func (c *Cluster) enforcerEnv() enforcer.Env {
 	return enforcer.Env{
 		Kubeconfig: c.path("enforcer.kubeconfig"), AdminKubeconfig: c.KubeconfigPath(), EnforcerUser: enforcerUser,
 		NodeName: NodeName, ClusterCIDR: ClusterCIDR, ServiceCIDR: ServiceCIDR,
-		StateDir: c.opts.StateDir, IPAMDataDir: c.path("cni", "ipam"),
+		StateDir: c.opts.StateDir,
 	}
 }
 

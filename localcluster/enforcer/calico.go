@@ -50,9 +50,6 @@ const (
 	// calicoTag marks every iptables rule Felix writes (`-m comment
 	// --comment "cali:<hash>"`) and prefixes its chains, ipsets and links.
 	calicoTag = "cali"
-	// calicoDataDir is hard-coded in Felix (it writes the MTU it detected
-	// there for the CNI plugin); hoststate records whether it existed.
-	calicoDataDir = "/var/lib/calico"
 )
 
 // Calico runs Calico's Felix (v3.31.0, iptables dataplane on iptables-nft,
