@@ -21,6 +21,7 @@ func (ownNetwork) Processes(enforcer.Env) []proc.Spec          { return nil }
 func (ownNetwork) Ready(context.Context, enforcer.Env) error   { return nil }
 func (ownNetwork) Cleanup(context.Context, enforcer.Env) error { return nil }
 func (ownNetwork) CNIConflist(enforcer.Env) ([]byte, error)    { return []byte(`{"name":"own"}`), nil }
+func (ownNetwork) PodLinkPrefix() string                       { return "own" }
 func (o ownNetwork) CNIPlugins(enforcer.Env) map[string]string {
 	return map[string]string{"own": o.plugin, "portmap": o.plugin}
 }

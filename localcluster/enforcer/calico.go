@@ -3,12 +3,10 @@ package enforcer
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -243,43 +241,15 @@ func (Calico) CNIPlugins(env Env) map[string]string {
 	return map[string]string{calicoCNI: filepath.Join(env.Builder.BinDir, calicoCNI)}
 }
 
-// Cleanup removes the cali* links left by pods whose CNI DEL never ran
-// (the harness only removes new veth* links). Everything else Felix leaves
-// is new since the snapshot and goes with the harness's generic cleanup:
-// its iptables rules (each tagged "cali:") and cali-* chains, its cali*
-// ipsets, /var/lib/calico (hoststate.Paths) and nf_conntrack_acct, which it
-// sets to 1 (hoststate.Sysctls). A bpffs left on /sys/fs/bpf, which
-// FELIX_DebugSkipCTLBCleanup prevents, would show in the mounts diff.
-func (Calico) Cleanup(ctx context.Context, _ Env) error {
-	var errs []error
-	out, err := exec.CommandContext(ctx, "ip", "-o", "link", "show").Output()
-	if err != nil {
-		return fmt.Errorf("listing links: %w", err)
-	}
-	for _, name := range calicoLinks(string(out)) {
-		if out, err := exec.CommandContext(ctx, "ip", "link", "del", name).CombinedOutput(); err != nil {
-			errs = append(errs, fmt.Errorf("deleting link %s: %w: %s", name, err, strings.TrimSpace(string(out))))
-		}
-	}
-	return errors.Join(errs...)
-}
+// PodLinkPrefix: the CNI plugin names the host end of each pod's veth
+// cali + 11 hex characters.
+func (Calico) PodLinkPrefix() string { return calicoTag }
 
-// calicoLinks returns the cali* links of `ip -o link show` output: the host
-// ends of pod veths, named cali + 11 hex characters by the CNI plugin.
-func calicoLinks(ipLinkOutput string) []string {
-	var names []string
-	for _, l := range strings.Split(ipLinkOutput, "\n") {
-		f := strings.Fields(l)
-		if len(f) < 2 {
-			continue
-		}
-		name := strings.TrimSuffix(f[1], ":")
-		if i := strings.IndexByte(name, '@'); i >= 0 {
-			name = name[:i]
-		}
-		if strings.HasPrefix(name, calicoTag) {
-			names = append(names, name)
-		}
-	}
-	return names
-}
+// Cleanup has nothing of its own to do. Everything Felix and the CNI plugin
+// leave is new since the snapshot and goes with the harness's cleanup: its
+// iptables rules (each tagged "cali:") and cali-* chains, its cali* ipsets,
+// cali* links a missed CNI DEL left (PodLinkPrefix), /var/lib/calico
+// (hoststate.Paths) and nf_conntrack_acct, which Felix sets to 1
+// (hoststate.Sysctls). A bpffs left on /sys/fs/bpf, which
+// FELIX_DebugSkipCTLBCleanup prevents, would show in the mounts diff.
+func (Calico) Cleanup(context.Context, Env) error { return nil }

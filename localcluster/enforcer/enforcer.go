@@ -65,6 +65,10 @@ type PodNetwork interface {
 	// containernetworking-plugins lack to their binaries; the harness
 	// links them into a CNI bin dir of its own next to Debian's.
 	CNIPlugins(env Env) map[string]string
+	// PodLinkPrefix starts the name of the host end of every pod link its
+	// plugin creates; `down` deletes such links when they are new since
+	// the snapshot and CNI DEL missed them.
+	PodLinkPrefix() string
 }
 
 // Bootstrapper is implemented by a driver whose enforcer needs API objects
