@@ -43,7 +43,7 @@ const (
 
 // guardPorts are every TCP port a component listens on; the guard drops them
 // on the uplink even where a component binds to loopback only.
-var guardPorts = []int{2379, 2380, APIPort, 10248, 10249, 10250, 10256, 10257, 10259, enforcer.KubeRouterHealthPort}
+var guardPorts = []int{2379, 2380, APIPort, 10248, 10249, 10250, 10256, 10257, 10259, enforcer.KubeRouterHealthPort, enforcer.CalicoHealthPort}
 
 // Options configure a Cluster.
 type Options struct {

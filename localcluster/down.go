@@ -70,15 +70,19 @@ func (c *Cluster) Down(ctx context.Context) error {
 		return errors.Join(errs...)
 	}
 
+	var podLinks []string
 	if rec != nil {
 		if drv, err := enforcer.Get(rec.Enforcer); err == nil {
 			errs = append(errs, drv.Cleanup(ctx, enforcer.Env{Builder: c.builder()}))
+			if pn, ok := drv.(enforcer.PodNetwork); ok {
+				podLinks = append(podLinks, pn.PodLinkPrefix())
+			}
 		}
 	}
 	bridge := Bridge
 	errs = append(errs,
 		hostchange.CleanNetfilter(before),
-		hostchange.CleanLinksAndNamespaces(before, bridge),
+		hostchange.CleanLinksAndNamespaces(before, bridge, podLinks...),
 		hostchange.Unmount(before, []string{c.opts.StateDir, "/run/containerd", "/run/netns"}),
 		hostchange.RemoveKubepodsCgroups(before),
 	)

@@ -47,44 +47,22 @@ func (c *Cluster) Up(ctx context.Context) error {
 
 	// Builds first: they are the slow, failure-prone part and touch nothing
 	// on the host.
-	if err := os.MkdirAll(c.path("logs"), 0o755); err != nil {
-		return fmt.Errorf("creating log dir: %w", err)
-	}
-	buildLogPath := c.path("logs", "build.log")
-	buildLog, err := os.OpenFile(buildLogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	env := c.enforcerEnv()
+	agentBin, pauseBin, err := c.build(ctx, drv, &env)
 	if err != nil {
-		return fmt.Errorf("opening build log: %w", err)
+		return err
 	}
-	defer buildLog.Close()
-	b := c.builder()
-	b.Log = buildLog
-	tb := time.Now()
-	built, err := b.Kubernetes(ctx)
-	if err != nil {
-		return &proc.ComponentError{Component: "build of Kubernetes", LogPath: buildLogPath, Err: err}
-	}
-	c.logf("kubernetes binaries: %s (%s)", map[bool]string{true: "built", false: "reused"}[built], time.Since(tb).Round(time.Second))
-	env := enforcer.Env{Builder: b, Kubeconfig: c.path("enforcer.kubeconfig"), NodeName: NodeName, ClusterCIDR: ClusterCIDR, ServiceCIDR: ServiceCIDR}
-	tb = time.Now()
-	if err := drv.Build(ctx, env); err != nil {
-		return &proc.ComponentError{Component: "build of enforcer " + drv.Name(), LogPath: buildLogPath, Err: err}
-	}
-	agentBin, err := b.Static(ctx, "./cmd/netpol-conformance", "netpol-conformance-static")
-	if err != nil {
-		return &proc.ComponentError{Component: "build of the agent", LogPath: buildLogPath, Err: err}
-	}
-	pauseBin, err := b.Static(ctx, "./cmd/netpol-pause", "netpol-pause")
-	if err != nil {
-		return &proc.ComponentError{Component: "build of pause", LogPath: buildLogPath, Err: err}
-	}
-	c.logf("enforcer %s and images' binaries ready (%s)", drv.Name(), time.Since(tb).Round(time.Second))
 
 	dev, nodeIP, err := uplink()
 	if err != nil {
 		return err
 	}
 	p := c.params(dev, nodeIP)
-	env.NodeIP = nodeIP
+	env.NodeIP, env.IPAMDataDir = nodeIP, p.IPAMDataDir
+	conflist, err := c.podNetwork(drv, env, &p)
+	if err != nil {
+		return err
+	}
 	if err := p.Validate(); err != nil {
 		return err
 	}
@@ -106,7 +84,7 @@ func (c *Cluster) Up(ctx context.Context) error {
 	if err := c.saveRecord(rec); err != nil {
 		return err
 	}
-	if err := c.writeFiles(p); err != nil {
+	if err := c.writeFiles(p, conflist); err != nil {
 		return err
 	}
 	if err := hostchange.InstallGuard(p); err != nil {
@@ -155,6 +133,13 @@ func (c *Cluster) Up(ctx context.Context) error {
 	if err := c.bootstrapRBAC(ctx); err != nil {
 		return fmt.Errorf("creating RBAC for the enforcer: %w", err)
 	}
+	if bs, ok := drv.(enforcer.Bootstrapper); ok {
+		tb := time.Now()
+		if err := bs.Bootstrap(ctx, env); err != nil {
+			return fmt.Errorf("creating the API objects of enforcer %s: %w", drv.Name(), err)
+		}
+		c.logf("API objects of enforcer %s created (%s)", drv.Name(), time.Since(tb).Round(100*time.Millisecond))
+	}
 	tNode := time.Now()
 	for _, step := range []struct {
 		spec    proc.Spec
@@ -183,6 +168,61 @@ func (c *Cluster) Up(ctx context.Context) error {
 	c.logf("cluster up with enforcer %s in %s", drv.Name(), time.Since(t0).Round(time.Second))
 	c.logf("kubeconfig: %s", c.KubeconfigPath())
 	return nil
+}
+
+// Build builds (or reuses) every binary `up` with the enforcer of the
+// options needs, and starts nothing: builds can run while another cluster
+// is up.
+func (c *Cluster) Build(ctx context.Context) error {
+	drv, err := enforcer.Get(c.opts.Enforcer)
+	if err != nil {
+		return err
+	}
+	env := c.enforcerEnv()
+	_, _, err = c.build(ctx, drv, &env)
+	return err
+}
+
+// build builds the Kubernetes components, the enforcer and the images'
+// binaries, logging to logs/build.log; it sets env.Builder.
+func (c *Cluster) build(ctx context.Context, drv enforcer.Driver, env *enforcer.Env) (agentBin, pauseBin string, err error) {
+	b, buildLog, err := c.loggingBuilder()
+	if err != nil {
+		return "", "", err
+	}
+	defer buildLog.Close()
+	buildLogPath := c.path("logs", "build.log")
+	env.Builder = b
+	tb := time.Now()
+	built, err := b.Kubernetes(ctx)
+	if err != nil {
+		return "", "", &proc.ComponentError{Component: "build of Kubernetes", LogPath: buildLogPath, Err: err}
+	}
+	c.logf("kubernetes binaries: %s (%s)", map[bool]string{true: "built", false: "reused"}[built], time.Since(tb).Round(time.Second))
+	tb = time.Now()
+	if err := drv.Build(ctx, *env); err != nil {
+		return "", "", &proc.ComponentError{Component: "build of enforcer " + drv.Name(), LogPath: buildLogPath, Err: err}
+	}
+	c.logf("enforcer %s binaries ready (%s)", drv.Name(), time.Since(tb).Round(time.Second))
+	tb = time.Now()
+	if agentBin, err = b.Static(ctx, "./cmd/netpol-conformance", "netpol-conformance-static"); err != nil {
+		return "", "", &proc.ComponentError{Component: "build of the agent", LogPath: buildLogPath, Err: err}
+	}
+	if pauseBin, err = b.Static(ctx, "./cmd/netpol-pause", "netpol-pause"); err != nil {
+		return "", "", &proc.ComponentError{Component: "build of pause", LogPath: buildLogPath, Err: err}
+	}
+	c.logf("images' binaries ready (%s)", time.Since(tb).Round(time.Second))
+	return agentBin, pauseBin, nil
+}
+
+// enforcerEnv is what the enforcer's driver knows of the cluster but for
+// the builder, the node's address and the IPAM dir, which `up` adds.
+func (c *Cluster) enforcerEnv() enforcer.Env {
+	return enforcer.Env{
+		Kubeconfig: c.path("enforcer.kubeconfig"), AdminKubeconfig: c.KubeconfigPath(), EnforcerUser: enforcerUser,
+		NodeName: NodeName, ClusterCIDR: ClusterCIDR, ServiceCIDR: ServiceCIDR,
+		StateDir: c.opts.StateDir,
+	}
 }
 
 // checkPrevious decides what to do when a cluster may already exist: reuse
@@ -283,8 +323,50 @@ func (c *Cluster) adminHTTPClient() (*http.Client, error) {
 	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool}}}, nil
 }
 
-// writeFiles generates certificates, kubeconfigs and component configs.
-func (c *Cluster) writeFiles(p render.Params) error {
+// podNetwork returns the CNI conflist of the cluster: the bridge's, or the
+// driver's own when it is a PodNetwork. Then the driver's plugins are linked
+// with Debian's into a CNI bin dir in the state dir (containerd 1.6 takes a
+// single bin_dir, and nothing is installed into /usr/lib/cni), which
+// p.CNIBinDir names from then on.
+func (c *Cluster) podNetwork(drv enforcer.Driver, env enforcer.Env, p *render.Params) ([]byte, error) {
+	pn, ok := drv.(enforcer.PodNetwork)
+	if !ok {
+		return render.CNI(*p)
+	}
+	conflist, err := pn.CNIConflist(env)
+	if err != nil {
+		return nil, err
+	}
+	binDir := c.path("cni", "bin")
+	if err := os.RemoveAll(binDir); err != nil {
+		return nil, fmt.Errorf("clearing %s: %w", binDir, err)
+	}
+	if err := os.MkdirAll(binDir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", binDir, err)
+	}
+	links := map[string]string{}
+	entries, err := os.ReadDir(p.CNIBinDir)
+	if err != nil {
+		return nil, fmt.Errorf("listing the CNI plugins in %s: %w", p.CNIBinDir, err)
+	}
+	for _, e := range entries {
+		links[e.Name()] = filepath.Join(p.CNIBinDir, e.Name())
+	}
+	for name, path := range pn.CNIPlugins(env) {
+		links[name] = path // the driver's plugin wins over a Debian one of the same name
+	}
+	for name, target := range links {
+		if err := os.Symlink(target, filepath.Join(binDir, name)); err != nil {
+			return nil, fmt.Errorf("linking CNI plugin %s: %w", name, err)
+		}
+	}
+	p.CNIBinDir = binDir
+	return conflist, nil
+}
+
+// writeFiles generates certificates, kubeconfigs and component configs;
+// conflist is the pod network's.
+func (c *Cluster) writeFiles(p render.Params, conflist []byte) error {
 	pkiDir := c.path("pki")
 	ca, err := pki.LoadOrCreateCA(pkiDir)
 	if err != nil {
@@ -332,7 +414,7 @@ func (c *Cluster) writeFiles(p render.Params) error {
 		render func(render.Params) ([]byte, error)
 	}{
 		{c.path("containerd", "config.toml"), render.Containerd},
-		{filepath.Join(p.CNIConfDir, "10-netpol-local.conflist"), render.CNI},
+		{filepath.Join(p.CNIConfDir, "10-netpol-local.conflist"), func(render.Params) ([]byte, error) { return conflist, nil }},
 		{c.path("kubelet-config.yaml"), render.Kubelet},
 		{c.path("kube-proxy-config.yaml"), render.KubeProxy},
 	}

@@ -189,7 +189,26 @@ detection cannot see in the cluster's objects; pass this to the plugin:
 			return nil
 		},
 	}
-	cmd.AddCommand(up, down, status, kubeconfig, loadImages, buildSonobuoy, cni)
+	var buildEnf string
+	build := &cobra.Command{
+		Use:   "build",
+		Short: "Build (or reuse) the binaries `up --enforcer` needs, starting nothing",
+		Long: `build builds the Kubernetes components, the enforcer and the images' binaries as
+` + "`up`" + ` does, into <repo>/_output/bin with a stamp per build, and starts nothing: a slow
+enforcer build can run while another cluster is up.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := cluster(cmd, buildEnf)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return c.Build(ctx)
+		},
+	}
+	build.Flags().StringVar(&buildEnf, "enforcer", "kube-router", fmt.Sprintf("NetworkPolicy enforcer: one of %s", strings.Join(enforcer.Names(), ", ")))
+	cmd.AddCommand(up, down, status, kubeconfig, loadImages, buildSonobuoy, build, cni)
 	return cmd
 }
 

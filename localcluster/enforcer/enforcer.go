@@ -2,7 +2,8 @@
 // run, each a Driver. A driver says how to build its binary, which host
 // processes to start, how to tell it is ready and which host changes of its
 // own to undo; the harness does the starting, stopping and the generic
-// netfilter cleanup. Calico or Cilium fit in as further drivers.
+// netfilter cleanup. A driver may also bring its own pod network
+// (PodNetwork) and API objects (Bootstrapper), as Calico does.
 package enforcer
 
 import (
@@ -18,12 +19,22 @@ import (
 type Env struct {
 	Builder *gobuild.Builder
 	// Kubeconfig authenticates as the enforcer's own identity, bound to a
-	// read-only ClusterRole by the harness.
-	Kubeconfig  string
-	NodeName    string
-	NodeIP      string
-	ClusterCIDR string
-	ServiceCIDR string
+	// read-only ClusterRole by the harness (and to the roles of its own
+	// manifests by a Bootstrapper).
+	Kubeconfig string
+	// AdminKubeconfig authenticates as a cluster admin; only a
+	// Bootstrapper uses it, to create the objects its enforcer needs.
+	AdminKubeconfig string
+	// EnforcerUser is the user name in Kubeconfig's client certificate.
+	EnforcerUser string
+	NodeName     string
+	NodeIP       string
+	ClusterCIDR  string
+	ServiceCIDR  string
+	// StateDir holds the cluster's files; logs go to StateDir/logs.
+	StateDir string
+	// IPAMDataDir is where host-local IPAM keeps its leases.
+	IPAMDataDir string
 }
 
 // Driver is one NetworkPolicy enforcer.
@@ -41,6 +52,30 @@ type Driver interface {
 	// Cleanup undoes host changes of the driver that the harness's generic
 	// cleanup (new iptables chains, nftables tables, ipsets) does not cover.
 	Cleanup(ctx context.Context, env Env) error
+}
+
+// PodNetwork is implemented by a driver that wires pods with a CNI plugin
+// of its own instead of the harness's bridge (the default for every other
+// driver).
+type PodNetwork interface {
+	// CNIConflist is the conflist the harness writes in place of the
+	// bridge's.
+	CNIConflist(env Env) ([]byte, error)
+	// CNIPlugins maps the plugin types of the conflist that Debian's
+	// containernetworking-plugins lack to their binaries; the harness
+	// links them into a CNI bin dir of its own next to Debian's.
+	CNIPlugins(env Env) map[string]string
+	// PodLinkPrefix starts the name of the host end of every pod link its
+	// plugin creates; `down` deletes such links when they are new since
+	// the snapshot and CNI DEL missed them.
+	PodLinkPrefix() string
+}
+
+// Bootstrapper is implemented by a driver whose enforcer needs API objects
+// of its own (CRDs, RBAC, datastore objects) before it or a pod starts. The
+// harness calls Bootstrap once the API server is ready, before kubelet.
+type Bootstrapper interface {
+	Bootstrap(ctx context.Context, env Env) error
 }
 
 var drivers = map[string]Driver{}

@@ -131,6 +131,9 @@ type ModuleBuild struct {
 	// Package is relative to the module root, e.g. "./cmd/kube-router".
 	Package string
 	Name    string
+	// Extra are further binaries built from the same prepared copy with
+	// the same flags (Calico's Felix and CNI plugin share one module).
+	Extra   []Binary
 	LDFlags string
 	// Patch, when set, edits the pristine module copy before the build;
 	// PatchID names it in the stamp so a changed patch rebuilds.
@@ -138,30 +141,40 @@ type ModuleBuild struct {
 	PatchID string
 }
 
+// Binary is one package of a module and the name of its binary in BinDir.
+type Binary struct {
+	// Package is relative to the module root, e.g. "./cni-plugin/cmd/calico".
+	Package string
+	Name    string
+}
+
+// stamp is what Module records next to the first binary: the same
+// module, version, patch, flags and binaries reuse the build.
+func (m ModuleBuild) stamp() string {
+	s := m.Module + "@" + m.Version + " " + m.PatchID + " " + m.LDFlags
+	for _, e := range m.Extra {
+		s += " +" + e.Package + "=" + e.Name
+	}
+	return s + "\n"
+}
+
 // Module copies the module's source out of the module cache (read-only
 // there) and builds in the copy, as its own main module with its own go.sum.
 func (b *Builder) Module(ctx context.Context, m ModuleBuild) (string, error) {
 	out := filepath.Join(b.BinDir, m.Name)
 	stamp := out + ".stamp"
-	want := m.Module + "@" + m.Version + " " + m.PatchID + " " + m.LDFlags + "\n"
-	if b.fresh(stamp, want, m.Name) {
+	want := m.stamp()
+	bins := append([]Binary{{Package: m.Package, Name: m.Name}}, m.Extra...)
+	names := make([]string, len(bins))
+	for i, bin := range bins {
+		names[i] = bin.Name
+	}
+	if b.fresh(stamp, want, names...) {
 		return out, nil
 	}
-	dir, err := b.ModuleDir(ctx, m.Module, m.Version)
-	if err != nil {
-		return "", err
-	}
 	src := filepath.Join(b.SrcDir, filepath.Base(m.Module)+"@"+m.Version)
-	if err := os.RemoveAll(src); err != nil {
-		return "", fmt.Errorf("clearing %s: %w", src, err)
-	}
-	if err := os.MkdirAll(filepath.Dir(src), 0o755); err != nil {
-		return "", fmt.Errorf("creating %s: %w", b.SrcDir, err)
-	}
-	for _, c := range [][]string{{"cp", "-a", dir, src}, {"chmod", "-R", "u+w", src}} {
-		if out, err := exec.CommandContext(ctx, c[0], c[1:]...).CombinedOutput(); err != nil {
-			return "", fmt.Errorf("%s: %w: %s", strings.Join(c, " "), err, out)
-		}
+	if err := b.CopyModule(ctx, m.Module, m.Version, src); err != nil {
+		return "", err
 	}
 	if m.Patch != nil {
 		if err := m.Patch(src); err != nil {
@@ -171,11 +184,35 @@ func (b *Builder) Module(ctx context.Context, m ModuleBuild) (string, error) {
 	if err := os.MkdirAll(b.BinDir, 0o755); err != nil {
 		return "", fmt.Errorf("creating %s: %w", b.BinDir, err)
 	}
-	args := []string{"build", "-trimpath", "-mod=mod", "-ldflags", "-s -w " + m.LDFlags, "-o", out, m.Package}
-	if err := b.goCmd(ctx, src, []string{"CGO_ENABLED=0"}, args...); err != nil {
-		return "", fmt.Errorf("building %s@%s: %w", m.Module, m.Version, err)
+	for _, bin := range bins {
+		args := []string{"build", "-trimpath", "-mod=mod", "-ldflags", "-s -w " + m.LDFlags, "-o", filepath.Join(b.BinDir, bin.Name), bin.Package}
+		if err := b.goCmd(ctx, src, []string{"CGO_ENABLED=0"}, args...); err != nil {
+			return "", fmt.Errorf("building %s of %s@%s: %w", bin.Package, m.Module, m.Version, err)
+		}
 	}
 	return out, os.WriteFile(stamp, []byte(want), 0o644)
+}
+
+// CopyModule copies module@version out of the module cache (downloading it
+// first when needed) to dst, replacing whatever dst held, and makes the
+// copy writable: the cache is read-only.
+func (b *Builder) CopyModule(ctx context.Context, module, version, dst string) error {
+	dir, err := b.ModuleDir(ctx, module, version)
+	if err != nil {
+		return err
+	}
+	if err := os.RemoveAll(dst); err != nil {
+		return fmt.Errorf("clearing %s: %w", dst, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", filepath.Dir(dst), err)
+	}
+	for _, c := range [][]string{{"cp", "-a", dir, dst}, {"chmod", "-R", "u+w", dst}} {
+		if out, err := exec.CommandContext(ctx, c[0], c[1:]...).CombinedOutput(); err != nil {
+			return fmt.Errorf("%s: %w: %s", strings.Join(c, " "), err, out)
+		}
+	}
+	return nil
 }
 
 // ModuleDir downloads module@version into the module cache unless it is

@@ -69,3 +69,36 @@ diff --git a/f.txt b/f.txt
 		})
 	}
 }
+
+func TestModuleBuildStamp(t *testing.T) {
+	one := ModuleBuild{Module: "example.com/m", Version: "v1.0.0", Package: "./cmd/a", Name: "a", LDFlags: "-X v=1", PatchID: "p"}
+	// Stamps written before Extra existed stay valid: no rebuild.
+	if got, want := one.stamp(), "example.com/m@v1.0.0 p -X v=1\n"; got != want {
+		t.Errorf("stamp = %q, want %q", got, want)
+	}
+	two := one
+	two.Extra = []Binary{{Package: "./cmd/b", Name: "b"}}
+	if two.stamp() == one.stamp() || !strings.Contains(two.stamp(), "./cmd/b=b") {
+		t.Errorf("stamp %q does not name the extra binary", two.stamp())
+	}
+}
+
+func TestFreshNeedsEveryBinary(t *testing.T) {
+	dir := t.TempDir()
+	b := &Builder{BinDir: dir}
+	stamp := filepath.Join(dir, "a.stamp")
+	for name, content := range map[string]string{"a": "x", "a.stamp": "want"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !b.fresh(stamp, "want", "a") {
+		t.Error("a with its stamp is not fresh")
+	}
+	if b.fresh(stamp, "want", "a", "b") {
+		t.Error("fresh although b is missing")
+	}
+	if b.fresh(stamp, "other", "a") {
+		t.Error("fresh although the stamp differs")
+	}
+}

@@ -247,9 +247,11 @@ func linesWithPrefix(ls []string, p string) []string {
 }
 
 // CleanLinksAndNamespaces deletes links and CNI network namespaces that
-// appeared since the snapshot: the pod bridge and veths CNI DEL could not
-// remove because their pod was already gone.
-func CleanLinksAndNamespaces(before *hoststate.Snapshot, bridge string) error {
+// appeared since the snapshot: the pod bridge and the host ends of pod links
+// (veth*, and those with any of podLinkPrefixes, e.g. Calico's cali*) that
+// CNI DEL could not remove because their pod was already gone. A link that
+// was there before `up` is never touched, whatever its name.
+func CleanLinksAndNamespaces(before *hoststate.Snapshot, bridge string, podLinkPrefixes ...string) error {
 	var errs []error
 	now, err := hoststate.Capture()
 	if err != nil {
@@ -257,7 +259,7 @@ func CleanLinksAndNamespaces(before *hoststate.Snapshot, bridge string) error {
 	}
 	had := set(before.Links)
 	for _, l := range now.Links {
-		if had[l] || (l != bridge && !strings.HasPrefix(l, "veth")) {
+		if had[l] || !clusterLink(l, bridge, podLinkPrefixes) {
 			continue
 		}
 		if err := run("ip", "link", "del", l); err != nil {
@@ -276,6 +278,20 @@ func CleanLinksAndNamespaces(before *hoststate.Snapshot, bridge string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// clusterLink reports whether link is the pod bridge or a pod link: veth*
+// (the bridge plugin's) or one with a prefix of podLinkPrefixes.
+func clusterLink(link, bridge string, podLinkPrefixes []string) bool {
+	if link == bridge {
+		return true
+	}
+	for _, p := range append([]string{"veth"}, podLinkPrefixes...) {
+		if p != "" && strings.HasPrefix(link, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // Unmount detaches every mount that appeared since the snapshot below one of

@@ -47,3 +47,23 @@ COMMIT
 		})
 	}
 }
+
+func TestClusterLink(t *testing.T) {
+	for _, tt := range []struct {
+		link     string
+		prefixes []string
+		want     bool
+	}{
+		{"netpol0", nil, true},
+		{"veth1234", nil, true},
+		{"cali0123456789a", nil, false},
+		{"cali0123456789a", []string{"cali"}, true},
+		{"eth0", []string{"cali"}, false},
+		{"eth0", []string{""}, false}, // an empty prefix names nothing
+		{"docker0", []string{"cali"}, false},
+	} {
+		if got := clusterLink(tt.link, "netpol0", tt.prefixes); got != tt.want {
+			t.Errorf("clusterLink(%q, %q) = %v, want %v", tt.link, tt.prefixes, got, tt.want)
+		}
+	}
+}

@@ -58,6 +58,10 @@ var Sysctls = []string{
 var Paths = []string{
 	"/run/containerd", "/run/netns", "/var/lib/cni", "/var/log/pods", "/var/log/containers",
 	"/var/lib/kubelet", "/var/lib/kube-router", "/etc/cni/net.d", "/opt/containerd", "/etc/kubernetes",
+	// Felix writes /var/lib/calico/mtu whatever it is told; the others are
+	// Calico's defaults for logs and run files, which the driver moves to
+	// the state dir (a leftover there is a missed setting).
+	"/var/lib/calico", "/run/calico", "/var/log/calico", "/etc/calico",
 }
 
 // componentNames are the process names (comm, at most 15 bytes) that belong
@@ -66,6 +70,7 @@ var componentNames = map[string]bool{
 	"etcd": true, "kube-apiserver": true, "kube-controller": true, "kube-scheduler": true,
 	"kubelet": true, "kube-proxy": true, "containerd": true, "containerd-shim": true,
 	"runc": true, "kube-router": true, "kube-network-po": true, "pause": true,
+	"calico-felix": true, "calico": true,
 }
 
 // Capture records the current host state.
