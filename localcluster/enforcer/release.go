@@ -18,3 +18,5 @@ func CNI(d Driver) string {
 	}
 	return d.Name()
 }
+
+func (Calico) Version() string { return calicoRelease }
