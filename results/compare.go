@@ -133,10 +133,20 @@ type Enforcement struct {
 // Enforcement returns the median and maximum time to enforce over the
 // run's cases that report one.
 func (r *Run) Enforcement() Enforcement {
+	return summarise(r.Cases, func(c Case) time.Duration { return c.TimeToEnforce })
+}
+
+// Removal returns the median and maximum time a removal of policies took
+// to be enforced: the resets between cases.
+func (r *Run) Removal() Enforcement {
+	return summarise(r.Cases, func(c Case) time.Duration { return c.TimeToRemove })
+}
+
+func summarise(cases []Case, measure func(Case) time.Duration) Enforcement {
 	var ds []time.Duration
-	for _, c := range r.Cases {
-		if c.TimeToEnforce > 0 {
-			ds = append(ds, c.TimeToEnforce)
+	for _, c := range cases {
+		if d := measure(c); d > 0 {
+			ds = append(ds, d)
 		}
 	}
 	if len(ds) == 0 {
@@ -176,18 +186,19 @@ func (m *Matrix) ByFamily() []Row {
 func (m *Matrix) Markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# NetworkPolicy conformance: %d runs compared\n\n", len(m.Runs))
-	b.WriteString("| run | CNI | Kubernetes | pass | known deviations | implementation-defined | regressions | fixed | skipped | time to enforce, median / max | suite | case set |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| run | CNI | Kubernetes | pass | known deviations | implementation-defined | regressions | fixed | skipped | time to enforce, median / max | policy removal, median / max | suite | case set |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range m.Runs {
 		n := r.Counts()
-		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %d | %d | %d | %d | %s | %s | %s |\n", r.Name, orDash(r.CNI()),
+		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %d | %d | %d | %d | %s | %s | %s | %s |\n", r.Name, orDash(r.CNI()),
 			orDash(r.Properties["kubernetesVersion"]), n[Pass], n[KnownDeviation], n[ImplementationDefined], n[Fail], n[Fixed], n[Skipped],
-			r.Enforcement(), orDash(r.Properties["suiteVersion"]), orDash(shortDigest(r.Properties["caseSetDigest"])))
+			r.Enforcement(), r.Removal(), orDash(r.Properties["suiteVersion"]), orDash(shortDigest(r.Properties["caseSetDigest"])))
 	}
 	b.WriteString("\nVerdicts: `pass`; `FAIL` departs from the spec and the CNI's profile does not predict it (a regression); " +
 		"`known deviation` departs as the profile predicts; `fixed` passes where the profile predicts a deviation (update the profile); " +
 		"`implementation-defined` is the cluster's own reading where the spec leaves the answer open; `skipped` did not run. " +
-		"Times are the longest time to enforce of the case's stages.\n")
+		"Times are the longest time to enforce of the case's stages, measured to the end of the first probe pass that matches the model; " +
+		"policy removal is the reset before each case (every policy of the previous case deleted, labels restored) until no policy is enforced.\n")
 	disagreeing := m.Disagreeing()
 	fmt.Fprintf(&b, "\n## Where the runs disagree (%d cases)\n\n", len(disagreeing))
 	if len(disagreeing) == 0 {

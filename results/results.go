@@ -38,6 +38,10 @@ type Case struct {
 	// TimeToEnforce is the longest time to enforce of the case's stages;
 	// zero when the report does not say.
 	TimeToEnforce time.Duration
+	// TimeToRemove is how long the reset before the case took to be
+	// enforced: the removal of the previous case's policies and labels,
+	// back to no policy at all. Zero when the report does not say.
+	TimeToRemove time.Duration
 }
 
 // Run is one report.
@@ -241,10 +245,12 @@ func caseOf(jc junitCase) (Case, bool) {
 		c.Verdict = ImplementationDefined
 	}
 	for _, m := range enforce.FindAllStringSubmatch(jc.SystemErr, -1) {
-		if m[1] == "reset" {
-			continue
-		}
-		if d, err := time.ParseDuration(m[2]); err == nil && d > c.TimeToEnforce {
+		d, err := time.ParseDuration(m[2])
+		switch {
+		case err != nil:
+		case m[1] == "reset":
+			c.TimeToRemove = d
+		case d > c.TimeToEnforce:
 			c.TimeToEnforce = d
 		}
 	}

@@ -108,7 +108,7 @@ func TestCompareRecordedRuns(t *testing.T) {
 	}
 	md := m.Markdown()
 	for _, want := range []string{
-		"| kube-network-policies | — | — | 99 | 0 | 2 | 0 | 0 | 0 | 1.27s / 1.37s | — | — |",
+		"| kube-network-policies | — | — | 99 | 0 | 2 | 0 | 0 | 0 | 1.27s / 1.37s | 290ms / 420ms | — | — |",
 		"| kube-router | — | — | 94 | 0 | 2 | 5 | 0 | 0 |",
 		"| none | — | — | 0 | 0 | 0 | 1 | 0 | 100 | — |",
 		"| `egress-rule-without-policytypes-isolates-ingress` | egress | pass 1.24s | **FAIL** | skipped |",
