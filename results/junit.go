@@ -24,7 +24,10 @@ func (m *Matrix) JUnit(w io.Writer, strict bool) error {
 		}
 		slices.SortFunc(s.Properties.Properties, func(a, b reporters.JUnitProperty) int { return strings.Compare(a.Name, b.Name) })
 		for _, c := range r.Cases {
-			tc := reporters.JUnitTestCase{Name: "NetworkPolicy " + c.Name, Classname: r.Label(), Status: string(c.Verdict), Time: c.TimeToEnforce.Seconds()}
+			tc := reporters.JUnitTestCase{Name: "NetworkPolicy " + c.Name, Classname: r.Label(), Status: string(c.Verdict)}
+			if c.TimeToEnforce > 0 {
+				tc.SystemOut = "time to enforce: " + c.TimeToEnforce.String()
+			}
 			switch {
 			case c.Verdict.Failing(strict):
 				tc.Failure = &reporters.JUnitFailure{Type: string(c.Verdict), Message: c.Message, Description: c.Detail}
