@@ -23,6 +23,7 @@ import (
 	"github.com/netpol-conformance/netpol-conformance/model"
 	"github.com/netpol-conformance/netpol-conformance/probing"
 	"github.com/netpol-conformance/netpol-conformance/reachability"
+	"github.com/netpol-conformance/netpol-conformance/results"
 	"github.com/netpol-conformance/netpol-conformance/topology"
 )
 
@@ -151,7 +152,9 @@ func runCase(ctx context.Context, env *cluster.Cluster, c *cases.Case, keys []re
 		ginkgo.AddReportEntry("skipped", "established connections across steps are not probed by this version; new connections are")
 	}
 	if len(failures) > 0 {
-		framework.Failf("%s", strings.Join(failures, "\n"))
+		// The header tells the report this is the cluster's behaviour,
+		// which a CNI's profile may explain, and not an error of the run.
+		framework.Failf("%s\n%s", results.DepartureHeader, strings.Join(failures, "\n"))
 	}
 }
 
