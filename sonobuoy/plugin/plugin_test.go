@@ -424,3 +424,22 @@ func mustWrite(t *testing.T, path, data string) {
 		t.Fatal(err)
 	}
 }
+
+// A known deviation is a skipped testcase the suite ran: a run made only
+// of them (a tag that selects a CNI's known gaps) is no "no spec ran".
+func TestReadReportCountsVerdictClasses(t *testing.T) {
+	path := filepath.Join(t.TempDir(), JUnitFile)
+	report := `<testsuites><testsuite>
+<testcase name="NetworkPolicy is enforced at all" status="pass"/>
+<testcase name="NetworkPolicy ipblock-ingress-single-pod" status="known-deviation"><skipped message="known-deviation of cilium v1.15.0"/></testcase>
+<testcase name="NetworkPolicy service-deny-all-ingress-in-x" status="implementation-defined"><skipped message="implementation-defined"/></testcase>
+<testcase name="NetworkPolicy sctp-only-rule" status="skipped"><skipped message="SCTP"/></testcase>
+</testsuite></testsuites>`
+	if err := os.WriteFile(path, []byte(report), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := readReport(path)
+	if err != nil || sum.Ran != 2 || sum.Skipped != 1 {
+		t.Errorf("readReport = %+v, %v; want 2 ran, 1 skipped", sum, err)
+	}
+}
