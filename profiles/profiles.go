@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"net/url"
 	"path"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -76,13 +77,10 @@ type Versions struct {
 // unparsable) version is held by every range: a deviation cannot be ruled
 // out for a plugin whose version nobody knows.
 func (v Versions) Applies(version string) bool {
-	got, err := semver.ParseTolerant(version)
-	if version == "" || err != nil {
+	got, ok := release(version)
+	if !ok {
 		return true
 	}
-	// Compare releases only: a vendor build "v1.14.10-1" or a pre-release
-	// is the release it is built from, as far as its behaviour goes.
-	got.Pre, got.Build = nil, nil
 	if v.Since != "" && got.LT(semver.MustParse(strings.TrimPrefix(v.Since, "v"))) {
 		return false
 	}
@@ -90,6 +88,24 @@ func (v Versions) Applies(version string) bool {
 		return false
 	}
 	return true
+}
+
+// releaseOf finds the MAJOR.MINOR[.PATCH] a version starts with.
+var releaseOf = regexp.MustCompile(`^v?(\d+)\.(\d+)(?:\.(\d+))?`)
+
+// release is the release a version is built from: vendors and
+// pre-releases decorate it ("v1.14.10-1", "v1.17.0.1", "v1.17.0_gke",
+// "v1.15.0-rc.1"), and as far as behaviour goes they are that release.
+func release(version string) (semver.Version, bool) {
+	m := releaseOf.FindStringSubmatch(version)
+	if m == nil {
+		return semver.Version{}, false
+	}
+	if m[3] == "" {
+		m[3] = "0"
+	}
+	r, err := semver.Parse(m[1] + "." + m[2] + "." + m[3])
+	return r, err == nil
 }
 
 func (v Versions) String() string {

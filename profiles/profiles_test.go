@@ -59,6 +59,10 @@ func TestVersionsApplies(t *testing.T) {
 		{Versions{FixedIn: "v1.15.0"}, "v1.15.0", false},
 		{Versions{FixedIn: "v1.15.0"}, "v1.15.0-rc.1", false}, // a pre-release counts as its release
 		{Versions{FixedIn: "v1.15.0"}, "v1.14.10-1", true},    // a vendor build counts as its release
+		{Versions{FixedIn: "v1.16.0"}, "v1.17.0-01", false},
+		{Versions{FixedIn: "v1.16.0"}, "v1.17.0.1", false},
+		{Versions{FixedIn: "v1.16.0"}, "v1.17.0_gke", false},
+		{Versions{FixedIn: "v1.16.0"}, "v1.15", true},
 		{Versions{Since: "v2.0.0", FixedIn: "v2.2.0"}, "v2.1.0", true},
 		{Versions{Since: "v2.0.0", FixedIn: "v2.2.0"}, "", true},        // unknown: cannot rule it out
 		{Versions{Since: "v2.0.0", FixedIn: "v2.2.0"}, "main", true},    // unparsable: likewise
