@@ -150,6 +150,10 @@ func Names() []string {
 }
 
 type match struct {
+	// byGroup is set when only an API group matched: CRDs outlive the
+	// agent that installed them (a migration from Calico to Cilium leaves
+	// Calico's), so a running workload says more.
+	byGroup  bool
 	plugin   *plugin
 	version  string
 	provider string
@@ -165,13 +169,15 @@ func Detect(inv Inventory) Detection {
 			found = append(found, m)
 		}
 	}
-	// The first enforcing match wins; failing that, the first pod network,
+	// The first enforcing workload wins, then the first enforcing plugin
+	// known by its API group alone; failing both, the first pod network,
 	// which then says nothing enforces here.
 	best := -1
-	for i, m := range found {
-		if m.enforces {
-			best = i
-			break
+	for _, byGroup := range []bool{false, true} {
+		for i, m := range found {
+			if best < 0 && m.enforces && m.byGroup == byGroup {
+				best = i
+			}
 		}
 	}
 	if best < 0 && len(found) > 0 {
@@ -214,7 +220,7 @@ func detectOne(p *plugin, inv Inventory) (match, bool) {
 		if !slices.Contains(inv.APIGroups, g) {
 			continue
 		}
-		m := match{plugin: p, enforces: p.enforces(nil), evidence: "API group " + g + " is served"}
+		m := match{plugin: p, byGroup: true, enforces: p.enforces(nil), evidence: "API group " + g + " is served"}
 		if p.name == "calico" && inv.CalicoVersion != "" {
 			m.version = normaliseVersion(inv.CalicoVersion)
 			m.evidence += "; ClusterInformation default says calicoVersion " + inv.CalicoVersion
@@ -283,6 +289,10 @@ func Override(value string, detected Detection) (Detection, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
 		return Detection{}, fmt.Errorf("CNI override %q: want NAME or NAME@VERSION, e.g. calico@v3.31.0", value)
+	}
+	if name != "none" && !slices.Contains(Names(), name) {
+		return Detection{}, fmt.Errorf("CNI override %q: unknown plugin %q: want one of %s, or none (for a plugin not listed, leave NETPOL_CNI unset: the run is reported as %s)",
+			value, name, strings.Join(Names(), ", "), Unknown)
 	}
 	if version != "" && normaliseVersion(version) == "" {
 		return Detection{}, fmt.Errorf("CNI override %q: version %q is not a version like v3.31.0", value, version)

@@ -138,6 +138,12 @@ func TestDetect(t *testing.T) {
 			want: "azure-npm", version: "v1.5.45", enforces: true, provider: "aks",
 		},
 		{
+			name: "Calico's CRDs left behind by a migration to Cilium",
+			inv: Inventory{APIGroups: []string{"crd.projectcalico.org", "cilium.io"},
+				Workloads: []Workload{ds("kube-system", "cilium", ctr("cilium-agent", "quay.io/cilium/cilium:v1.15.0"))}},
+			want: "cilium", version: "v1.15.0", enforces: true, evidences: []string{"also present: calico"},
+		},
+		{
 			name: "nothing recognisable",
 			inv:  Inventory{APIGroups: []string{"apps", "networking.k8s.io"}},
 			want: Unknown,
@@ -180,6 +186,7 @@ func TestOverride(t *testing.T) {
 		{value: "kube-router@2.1.0", want: Detection{Name: "kube-router", Version: "v2.1.0", Enforces: true, Overridden: true}},
 		{value: "none", want: Detection{Name: "none", Overridden: true}},
 		{value: "@v1.0.0", wantErr: "want NAME or NAME@VERSION"},
+		{value: "clico@v3.31.0", wantErr: `unknown plugin "clico": want one of antrea, aws-vpc-cni, azure-npm, calico`},
 		{value: "calico@latest", wantErr: `version "latest" is not a version`},
 	}
 	for _, tc := range tests {
