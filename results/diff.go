@@ -18,6 +18,9 @@ type Difference struct {
 	NewFailures []Change
 	// Fixed departed from the spec in the old run and conform in the new.
 	Fixed []Change
+	// Stopped ran in the old run and were skipped in the new one: a case
+	// that stops running is no pass.
+	Stopped []Change
 	// Changed moved to another verdict class without being either, e.g.
 	// from pass to a known deviation after a profile update.
 	Changed []Change
@@ -28,8 +31,11 @@ type Difference struct {
 	Gone, Added []string
 }
 
-// Regressed reports whether the new run is worse: CI fails on it.
-func (d Difference) Regressed() bool { return len(d.NewFailures) > 0 || len(d.Gone) > 0 }
+// Regressed reports whether the new run is worse: new failures, or cases
+// that no longer run or are gone. CI fails on it.
+func (d Difference) Regressed() bool {
+	return len(d.NewFailures) > 0 || len(d.Gone) > 0 || len(d.Stopped) > 0
+}
 
 // Diff compares two runs of one cluster. A time to enforce counts as
 // changed when it moved by more than threshold and by more than half.
@@ -46,6 +52,8 @@ func Diff(old, new *Run, threshold time.Duration) Difference {
 		switch {
 		case nc.Verdict == Fail && oc.Verdict != Fail:
 			d.NewFailures = append(d.NewFailures, ch)
+		case oc.Verdict != Skipped && nc.Verdict == Skipped:
+			d.Stopped = append(d.Stopped, ch)
 		case oc.Verdict.reading() == "departs" && nc.Verdict.reading() == "conforms":
 			d.Fixed = append(d.Fixed, ch)
 		case oc.Verdict != nc.Verdict:
@@ -88,6 +96,7 @@ func (d Difference) String() string {
 		return fmt.Sprintf(": time to enforce %s -> %s", c.Old.TimeToEnforce.Round(10*time.Millisecond), c.New.TimeToEnforce.Round(10*time.Millisecond))
 	}
 	section("NEW FAILURES", d.NewFailures, none)
+	section("NO LONGER RUN", d.Stopped, func(c Change) string { return ": " + c.New.Message })
 	section("fixed", d.Fixed, none)
 	section("changed verdict", d.Changed, func(c Change) string { return fmt.Sprintf(": %s -> %s", c.Old.Verdict, c.New.Verdict) })
 	section("slower to enforce", d.Slower, timing)

@@ -42,7 +42,7 @@ type Metadata struct {
 const MetadataSchemaVersion = "netpol-conformance.report/v1"
 
 func (m Metadata) properties() []reporters.JUnitProperty {
-	return []reporters.JUnitProperty{
+	ps := []reporters.JUnitProperty{
 		{Name: metadataPrefix + "suiteVersion", Value: m.SuiteVersion},
 		{Name: metadataPrefix + "kubernetesVersion", Value: m.KubernetesVersion},
 		{Name: metadataPrefix + "nodes", Value: fmt.Sprint(m.Nodes)},
@@ -55,6 +55,10 @@ func (m Metadata) properties() []reporters.JUnitProperty {
 		{Name: metadataPrefix + "started", Value: m.Started.UTC().Format(time.RFC3339)},
 		{Name: metadataPrefix + "finished", Value: m.Finished.UTC().Format(time.RFC3339)},
 	}
+	for _, v := range Verdicts {
+		ps = append(ps, reporters.JUnitProperty{Name: metadataPrefix + "verdicts." + string(v), Value: fmt.Sprint(m.Verdicts[v])})
+	}
+	return ps
 }
 
 // Finish completes the suite's JUnit report: every case gets its verdict

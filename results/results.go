@@ -221,7 +221,8 @@ func caseOf(jc junitCase) (Case, bool) {
 	c := Case{Name: name, Verdict: Pass}
 	switch {
 	case jc.Failure != nil:
-		c.Verdict, c.Message, c.Detail = Fail, firstNonEmpty(jc.Failure.Message, jc.Failure.Text), jc.Failure.Message
+		c.Verdict, c.Detail = Fail, firstNonEmpty(jc.Failure.Message, jc.Failure.Text)
+		c.Message, _, _ = strings.Cut(strings.TrimPrefix(c.Detail, DepartureHeader+"\n"), "\n")
 	case jc.Error != nil:
 		c.Verdict, c.Message = Fail, jc.Error.Message
 	case jc.Skipped != nil || jc.Status == "skipped":
