@@ -44,9 +44,16 @@ func (c *Cluster) Down(ctx context.Context) error {
 
 	// Stop the node side first so nothing recreates pods or rules, then
 	// remove the pods through CRI while containerd still runs (CNI DEL
-	// releases veths, IPs and netns), then the control plane.
-	for _, name := range stopOrder(recorded, rec) {
-		if name == "containerd" {
+	// releases veths, IPs and netns), then the control plane. The
+	// processes of a driver that wires pods itself stop only after the
+	// pods are gone: Cilium's CNI DEL needs its agent.
+	order := stopOrder(recorded, rec)
+	late := c.podNetworkProcesses(rec)
+	order = stopAfterPods(order, late)
+	podsRemoved := false
+	for _, name := range order {
+		if !podsRemoved && (name == "containerd" || late[name]) {
+			podsRemoved = true
 			if _, ok := c.sup.Running("containerd"); ok && rec != nil {
 				cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 				n, err := cri.RemoveAllPods(cctx, rec.Params.ContainerdSocket)
@@ -110,6 +117,48 @@ func (c *Cluster) Down(ctx context.Context) error {
 	_ = os.Remove(c.recordPath())
 	c.logf("host is as before `local up`: routes, netfilter, ipsets, links, netns, mounts, sysctls, cgroups and processes checked")
 	return nil
+}
+
+// podNetworkProcesses names the processes of the recorded driver when it
+// wires pods itself (a PodNetwork), nil otherwise.
+func (c *Cluster) podNetworkProcesses(rec *record) map[string]bool {
+	if rec == nil {
+		return nil
+	}
+	drv, err := enforcer.Get(rec.Enforcer)
+	if err != nil {
+		return nil
+	}
+	if _, ok := drv.(enforcer.PodNetwork); !ok {
+		return nil
+	}
+	names := map[string]bool{}
+	for _, p := range drv.Processes(enforcer.Env{Builder: c.builder(), StateDir: c.opts.StateDir}) {
+		names[p.Name] = true
+	}
+	return names
+}
+
+// stopAfterPods moves the late processes of order to just before
+// containerd, where Down removes the pods: they stop once the pods are gone.
+func stopAfterPods(order []string, late map[string]bool) []string {
+	if len(late) == 0 {
+		return order
+	}
+	var out, moved []string
+	for _, n := range order {
+		if late[n] {
+			moved = append(moved, n)
+		} else {
+			out = append(out, n)
+		}
+	}
+	for i, n := range out {
+		if n == "containerd" {
+			return append(append(append([]string{}, out[:i]...), moved...), out[i:]...)
+		}
+	}
+	return append(out, moved...)
 }
 
 // stopOrder is the reverse start order, with any recorded process that the

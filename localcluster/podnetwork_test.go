@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/netpol-conformance/netpol-conformance/localcluster/enforcer"
@@ -83,4 +84,18 @@ func TestPodNetwork(t *testing.T) {
 			t.Fatalf("second podNetwork: %v", err)
 		}
 	})
+}
+
+// A driver that wires pods itself stops after the pods are removed (just
+// before containerd); the others keep the reverse start order.
+func TestStopAfterPods(t *testing.T) {
+	order := []string{"cilium-agent", "kube-proxy", "kubelet", "containerd", "kube-scheduler", "etcd"}
+	got := stopAfterPods(order, map[string]bool{"cilium-agent": true})
+	want := []string{"kube-proxy", "kubelet", "cilium-agent", "containerd", "kube-scheduler", "etcd"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("stopAfterPods = %v, want %v", got, want)
+	}
+	if got := stopAfterPods(order, nil); strings.Join(got, " ") != strings.Join(order, " ") {
+		t.Errorf("without late processes: %v, want %v", got, order)
+	}
 }

@@ -50,6 +50,12 @@ var Sysctls = []string{
 	"kernel/panic_on_oops",
 	"kernel/keys/root_maxkeys",
 	"kernel/keys/root_maxbytes",
+	// cilium-agent's base datapath settings (kernel.unprivileged_bpf_disabled,
+	// which it also sets, to 1, cannot be set back once 1).
+	"net/core/bpf_jit_enable",
+	"net/ipv4/conf/all/rp_filter",
+	"net/ipv4/fib_multipath_use_neigh",
+	"kernel/timer_migration",
 }
 
 // Paths lists directories outside the state directory that the components
@@ -62,6 +68,9 @@ var Paths = []string{
 	// Calico's defaults for logs and run files, which the driver moves to
 	// the state dir (a leftover there is a missed setting).
 	"/var/lib/calico", "/run/calico", "/var/log/calico", "/etc/calico",
+	// cilium-agent hard-codes its API socket (which its CNI plugin dials),
+	// shell and monitor sockets and pid file there.
+	"/run/cilium",
 }
 
 // componentNames are the process names (comm, at most 15 bytes) that belong
@@ -70,7 +79,7 @@ var componentNames = map[string]bool{
 	"etcd": true, "kube-apiserver": true, "kube-controller": true, "kube-scheduler": true,
 	"kubelet": true, "kube-proxy": true, "containerd": true, "containerd-shim": true,
 	"runc": true, "kube-router": true, "kube-network-po": true, "pause": true,
-	"calico-felix": true, "calico": true,
+	"calico-felix": true, "calico": true, "cilium-agent": true, "cilium-cni": true,
 }
 
 // Capture records the current host state.

@@ -1,0 +1,317 @@
+package enforcer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/netpol-conformance/netpol-conformance/localcluster/debpkg"
+	"github.com/netpol-conformance/netpol-conformance/localcluster/gobuild"
+	"github.com/netpol-conformance/netpol-conformance/localcluster/proc"
+)
+
+const (
+	ciliumModule  = "github.com/cilium/cilium"
+	ciliumVersion = "v1.20.2"
+	// ciliumGoBGP is pinned by cilium's go.mod to a commit the module proxy
+	// refuses (403 "This module version is not available"); v4.7.0, the
+	// next release, is served and has the same go.mod. Only the BGP control
+	// plane imports it, and it stays off here.
+	ciliumGoBGP       = "github.com/osrg/gobgp/v4"
+	ciliumGoBGPPinned = "v4.6.1-0.20260630022313-d6dee8360046"
+	ciliumGoBGPServed = "v4.7.0"
+
+	ciliumAgent = "cilium-agent"
+	ciliumCNI   = "cilium-cni"
+	// CiliumHealthPort is the agent's healthz port (its default), bound to
+	// 127.0.0.1 by the agent.
+	CiliumHealthPort = 9879
+	// ciliumClang is the package of the clang the agent compiles its BPF
+	// datapath with at run time: Cilium 1.20 needs clang+LLVM >= 18.1;
+	// Debian 12's default clang is 14, its clang-19 is 19.1.7, the LLVM
+	// Cilium's own images ship.
+	ciliumClang    = "clang-19"
+	ciliumLLVMPath = "/usr/lib/llvm-19/bin"
+	// ciliumRunDir is hard-coded in the agent (its API socket, which the
+	// CNI plugin dials, the shell and monitor sockets, the pid file).
+	ciliumRunDir = "/run/cilium"
+	// ciliumAgentRole is the agent's ClusterRole in the Helm chart.
+	ciliumAgentRoleTemplate = "install/kubernetes/cilium/templates/cilium-agent/clusterrole.yaml"
+	ciliumAgentRole         = "cilium"
+	ciliumCRDDir            = "pkg/k8s/apis/cilium.io/client/crds"
+)
+
+// Cilium runs cilium-agent v1.20.2 as a host process with its eBPF
+// datapath: native routing (no tunnel), Kubernetes IPAM on the node's
+// podCIDR, kube-proxy kept (no kube-proxy replacement), no masquerading,
+// no L7 proxy, no Hubble, no health endpoints, attached to no native
+// device. Pods are wired by Cilium's own CNI plugin (lxc* veths); policy
+// is enforced by the BPF programs on those veths.
+type Cilium struct{}
+
+func init() { register(Cilium{}) }
+
+func (Cilium) Name() string   { return "cilium" }
+func (Cilium) Enforces() bool { return true }
+
+func (Cilium) src(env Env) string {
+	return filepath.Join(env.Builder.SrcDir, filepath.Base(ciliumModule)+"@"+ciliumVersion)
+}
+
+// Build installs clang-19 when missing and builds the agent and the CNI
+// plugin from a copy of Cilium's module, with gobgp replaced (above).
+func (Cilium) Build(ctx context.Context, env Env) error {
+	b := env.Builder
+	if err := debpkg.Ensure([]string{ciliumClang}, b.Log); err != nil {
+		return fmt.Errorf("cilium needs %s: %w", ciliumClang, err)
+	}
+	_, err := b.Module(ctx, gobuild.ModuleBuild{
+		Module:  ciliumModule,
+		Version: ciliumVersion,
+		Package: "./daemon",
+		Name:    ciliumAgent,
+		Extra:   []gobuild.Binary{{Package: "./plugins/cilium-cni", Name: ciliumCNI}},
+		LDFlags: "-X github.com/cilium/cilium/pkg/version.ciliumVersion=" + strings.TrimPrefix(ciliumVersion, "v"),
+		Patch: func(dir string) error {
+			cmd := exec.CommandContext(ctx, "go", "mod", "edit", "-replace",
+				ciliumGoBGP+"@"+ciliumGoBGPPinned+"="+ciliumGoBGP+"@"+ciliumGoBGPServed)
+			cmd.Dir = dir
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("go mod edit: %w: %s", err, out)
+			}
+			return nil
+		},
+		PatchID: "replace:" + ciliumGoBGP + "@" + ciliumGoBGPServed,
+	})
+	if err != nil {
+		return fmt.Errorf("building cilium: %w", err)
+	}
+	return nil
+}
+
+func (c Cilium) Processes(env Env) []proc.Spec {
+	dir := filepath.Join(env.StateDir, "cilium")
+	return []proc.Spec{{
+		Name: ciliumAgent,
+		Path: filepath.Join(env.Builder.BinDir, ciliumAgent),
+		Args: []string{
+			"--k8s-kubeconfig-path=" + env.Kubeconfig,
+			// The BPF sources (bpf/) of the module copy; compiled at run time.
+			"--lib-dir=" + c.src(env),
+			"--state-dir=" + filepath.Join(dir, "state"),
+			// The agent mounts a bpffs here; `down` unmounts it with the
+			// other mounts below the state dir.
+			"--bpf-root=" + filepath.Join(dir, "bpffs"),
+			// The existing cgroup2 mount of this v1/v2 hybrid host.
+			"--cgroup-root=/sys/fs/cgroup/unified",
+			"--cluster-name=default",
+			"--identity-allocation-mode=crd",
+			"--ipam=kubernetes",
+			"--k8s-require-ipv4-pod-cidr",
+			"--enable-ipv4", "--enable-ipv6=false",
+			"--routing-mode=native",
+			"--ipv4-native-routing-cidr=" + env.ClusterCIDR,
+			"--enable-ipv4-masquerade=false", "--enable-bpf-masquerade=false",
+			"--kube-proxy-replacement=false",
+			// No native device: nothing is attached to the uplink. A name
+			// that matches no link turns auto-detection off.
+			"--devices=netpol-none",
+			"--mtu=1400",
+			"--enable-policy=default",
+			"--enable-l7-proxy=false",
+			"--enable-hubble=false",
+			"--enable-gops=false",
+			"--enable-health-checking=false",
+			"--enable-endpoint-health-checking=false",
+			fmt.Sprintf("--agent-health-port=%d", CiliumHealthPort),
+		},
+		Env: []string{
+			"PATH=" + ciliumLLVMPath + ":" + os.Getenv("PATH"),
+			"K8S_NODE_NAME=" + env.NodeName,
+		},
+		Ports: []string{fmt.Sprintf("127.0.0.1:%d", CiliumHealthPort)},
+	}}
+}
+
+// Ready waits for the agent's healthz to report Ok.
+func (Cilium) Ready(ctx context.Context, _ Env) error {
+	url := fmt.Sprintf("http://127.0.0.1:%d/healthz", CiliumHealthPort)
+	var last string
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = fmt.Sprintf("%s: %d %s", url, resp.StatusCode, strings.TrimSpace(string(body)))
+		} else {
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cilium-agent not ready: %s: %w", last, ctx.Err())
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func (Cilium) CNIConflist(env Env) ([]byte, error) {
+	conf := map[string]any{
+		"cniVersion": "0.3.1",
+		"name":       "cilium",
+		"plugins": []any{
+			map[string]any{
+				"type":         ciliumCNI,
+				"enable-debug": false,
+				"log-file":     filepath.Join(env.StateDir, "logs", "cilium-cni.log"),
+			},
+			map[string]any{
+				"type":         "portmap",
+				"snat":         true,
+				"capabilities": map[string]any{"portMappings": true},
+			},
+		},
+	}
+	b, err := json.MarshalIndent(conf, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encoding cilium conflist: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+func (Cilium) CNIPlugins(env Env) map[string]string {
+	return map[string]string{ciliumCNI: filepath.Join(env.Builder.BinDir, ciliumCNI)}
+}
+
+// PodLinkPrefix: the CNI plugin names the host end of each pod's veth lxc*.
+func (Cilium) PodLinkPrefix() string { return "lxc" }
+
+// Cleanup deletes the agent's own links (cilium_host and its peer
+// cilium_net), which the agent leaves on purpose so that a restart keeps
+// the datapath. Its iptables chains (CILIUM_*) go with the generic
+// netfilter cleanup, its bpffs with the mounts below the state dir,
+// /run/cilium with the snapshot's paths, the sysctls it sets with the
+// snapshot's sysctls (except kernel.unprivileged_bpf_disabled: see
+// docs/local-cluster.md).
+func (Cilium) Cleanup(context.Context, Env) error {
+	var errs []error
+	for _, l := range []string{"cilium_host", "cilium_vxlan"} {
+		if exec.Command("ip", "link", "show", l).Run() != nil {
+			continue
+		}
+		if out, err := exec.Command("ip", "link", "del", l).CombinedOutput(); err != nil {
+			errs = append(errs, fmt.Errorf("deleting link %s: %w: %s", l, err, out))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ciliumAgentRoleObject reads the agent's ClusterRole from the Helm
+// chart's template: the template lines ({{ … }}, and the template comment)
+// are dropped, so every conditional block of rules is kept.
+func ciliumAgentRoleObject(tmpl []byte) (*unstructured.Unstructured, error) {
+	var keep []string
+	inComment := false
+	for _, l := range strings.Split(string(tmpl), "\n") {
+		switch {
+		case inComment:
+			inComment = !strings.Contains(l, "*/")
+			continue
+		case strings.Contains(l, "{{- /*") || strings.Contains(l, "{{/*"):
+			inComment = !strings.Contains(l, "*/")
+			continue
+		case strings.Contains(l, "{{"):
+			continue
+		}
+		keep = append(keep, l)
+	}
+	objs, err := splitManifest(ciliumAgentRoleTemplate, []byte(strings.Join(keep, "\n")))
+	if err != nil {
+		return nil, err
+	}
+	if len(objs) != 1 || objs[0].GetKind() != "ClusterRole" || objs[0].GetName() != ciliumAgentRole {
+		return nil, fmt.Errorf("%s: expected the ClusterRole %s", ciliumAgentRoleTemplate, ciliumAgentRole)
+	}
+	objs[0].SetAnnotations(nil)
+	return objs[0], nil
+}
+
+// Bootstrap applies Cilium's CRDs (the agent waits for them; its operator,
+// which would register them, does not run here) and the agent's
+// ClusterRole bound to the enforcer's identity. It first clears the agent's
+// state dir: `down` removed the datapath those endpoints were restored to.
+func (c Cilium) Bootstrap(ctx context.Context, env Env) error {
+	if err := os.RemoveAll(filepath.Join(env.StateDir, "cilium", "state")); err != nil {
+		return fmt.Errorf("clearing cilium-agent's state: %w", err)
+	}
+	dir, err := env.Builder.ModuleDir(ctx, ciliumModule, ciliumVersion)
+	if err != nil {
+		return err
+	}
+	var objs []*unstructured.Unstructured
+	for _, v := range []string{"v2", "v2alpha1"} {
+		files, err := filepath.Glob(filepath.Join(dir, ciliumCRDDir, v, "*.yaml"))
+		if err != nil || len(files) == 0 {
+			return fmt.Errorf("no CRDs in %s/%s of %s@%s", ciliumCRDDir, v, ciliumModule, ciliumVersion)
+		}
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				return err
+			}
+			docs, err := splitManifest(f, data)
+			if err != nil {
+				return err
+			}
+			for _, o := range docs {
+				if o.GetKind() != "CustomResourceDefinition" {
+					return fmt.Errorf("%s: unexpected %s", f, o.GetKind())
+				}
+				objs = append(objs, o)
+			}
+		}
+	}
+	tmpl, err := os.ReadFile(filepath.Join(dir, ciliumAgentRoleTemplate))
+	if err != nil {
+		return err
+	}
+	role, err := ciliumAgentRoleObject(tmpl)
+	if err != nil {
+		return err
+	}
+	objs = append(objs, role, clusterRoleBinding("netpol-local:"+ciliumAgentRole, ciliumAgentRole, env.EnforcerUser))
+	cfg, err := clientcmd.BuildConfigFromFlags("", env.AdminKubeconfig)
+	if err != nil {
+		return fmt.Errorf("loading %s: %w", env.AdminKubeconfig, err)
+	}
+	cfg.Timeout = 30 * time.Second
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("creating a dynamic client: %w", err)
+	}
+	if err := apply(ctx, dyn, objs); err != nil {
+		return err
+	}
+	var crds []string
+	for _, o := range objs {
+		if o.GetKind() == "CustomResourceDefinition" {
+			crds = append(crds, o.GetName())
+		}
+	}
+	return waitEstablished(ctx, dyn, crds, 60*time.Second)
+}
