@@ -20,3 +20,5 @@ func CNI(d Driver) string {
 }
 
 func (Calico) Version() string { return calicoRelease }
+
+func (Cilium) Version() string { return ciliumVersion }
