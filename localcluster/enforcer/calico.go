@@ -138,6 +138,10 @@ func felixEnv(env Env) []string {
 		"FELIX_IPTABLESBACKEND=NFT",
 		"FELIX_NFTABLESMODE=Disabled",
 		"FELIX_BPFENABLED=false",
+		// XDP acceleration turns itself on when bpftool is on the PATH, and
+		// then fails every update here: pods stop reaching each other
+		// before any policy (docs/local-cluster.md). Nothing here needs it.
+		"FELIX_XDPENABLED=false",
 		"FELIX_IPV6SUPPORT=false",
 		// Routes to pods come from their IPs (host-local IPAM), not from
 		// Calico IPAM blocks, which do not exist here.
