@@ -180,11 +180,11 @@ func TestCompareAndDiffRecordedRuns(t *testing.T) {
 // docs/comparison.{md,html}, from the recorded runs in docs/runs: a change
 // to the report that is not reflected there fails here.
 func TestDocsComparisonIsCurrent(t *testing.T) {
-	const title = "NetworkPolicy conformance on the local cluster: calico, kube-network-policies, kube-router, none"
+	const title = "NetworkPolicy conformance on the local cluster: calico, cilium, kube-network-policies, kube-router, none"
 	dir := t.TempDir()
 	md, page := filepath.Join(dir, "c.md"), filepath.Join(dir, "c.html")
 	args := []string{"compare", "--markdown", md, "--html", page, "--title", title}
-	for _, e := range []string{"calico", "kube-network-policies", "kube-router", "none"} {
+	for _, e := range []string{"calico", "cilium", "kube-network-policies", "kube-router", "none"} {
 		args = append(args, "../../docs/runs/"+e+".tar.gz")
 	}
 	// The page names each run's source as given: give it as the docs do.
