@@ -4,11 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/netpol-conformance/netpol-conformance/localcluster/gobuild"
@@ -174,27 +171,7 @@ func felixEnv(env Env) []string {
 // Ready waits for Felix's readiness endpoint, which turns 200 once Felix is
 // in sync with the datastore and has programmed the dataplane.
 func (Calico) Ready(ctx context.Context, _ Env) error {
-	url := fmt.Sprintf("http://127.0.0.1:%d/readiness", CalicoHealthPort)
-	var last string
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			last = fmt.Sprintf("%s: %d %s", url, resp.StatusCode, strings.TrimSpace(string(body)))
-		} else {
-			last = err.Error()
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("felix not ready: %s: %w", last, ctx.Err())
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
+	return waitHealthy(ctx, "felix", fmt.Sprintf("http://127.0.0.1:%d/readiness", CalicoHealthPort), 250*time.Millisecond)
 }
 
 // CNIConflist is the conflist of Calico's CNI plugin (LOCAL-CLUSTER-FACTS.md,

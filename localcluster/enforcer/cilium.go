@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -147,27 +145,7 @@ func (c Cilium) Processes(env Env) []proc.Spec {
 
 // Ready waits for the agent's healthz to report Ok.
 func (Cilium) Ready(ctx context.Context, _ Env) error {
-	url := fmt.Sprintf("http://127.0.0.1:%d/healthz", CiliumHealthPort)
-	var last string
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			last = fmt.Sprintf("%s: %d %s", url, resp.StatusCode, strings.TrimSpace(string(body)))
-		} else {
-			last = err.Error()
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("cilium-agent not ready: %s: %w", last, ctx.Err())
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
+	return waitHealthy(ctx, "cilium-agent", fmt.Sprintf("http://127.0.0.1:%d/healthz", CiliumHealthPort), 250*time.Millisecond)
 }
 
 func (Cilium) CNIConflist(env Env) ([]byte, error) {

@@ -3,8 +3,6 @@ package enforcer
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"path/filepath"
 	"time"
 
@@ -71,28 +69,8 @@ func (k KubeRouter) Processes(env Env) []proc.Spec {
 
 // Ready waits for kube-router's health endpoint, which turns 200 once the
 // policy controller has completed a full sync.
-func (KubeRouter) Ready(ctx context.Context, env Env) error {
-	url := fmt.Sprintf("http://127.0.0.1:%d/healthz", KubeRouterHealthPort)
-	var last string
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			last = fmt.Sprintf("%s: %d %s", url, resp.StatusCode, body)
-		} else {
-			last = err.Error()
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("kube-router not healthy: %s: %w", last, ctx.Err())
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
+func (KubeRouter) Ready(ctx context.Context, _ Env) error {
+	return waitHealthy(ctx, "kube-router", fmt.Sprintf("http://127.0.0.1:%d/healthz", KubeRouterHealthPort), 500*time.Millisecond)
 }
 
 // Cleanup has nothing of its own to do: kube-router's KUBE-ROUTER-*,

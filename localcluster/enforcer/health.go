@@ -1,0 +1,35 @@
+package enforcer
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// waitHealthy polls an enforcer's health endpoint every interval until it
+// answers 200 OK, and otherwise says what it last answered.
+func waitHealthy(ctx context.Context, what, url string, interval time.Duration) error {
+	var last string
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = fmt.Sprintf("%s: %d %s", url, resp.StatusCode, strings.TrimSpace(string(body)))
+		} else {
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s not ready: %s: %w", what, last, ctx.Err())
+		case <-time.After(interval):
+		}
+	}
+}
