@@ -23,7 +23,9 @@ func waitHealthy(ctx context.Context, what, url string, interval time.Duration) 
 				return nil
 			}
 			last = fmt.Sprintf("%s: %d %s", url, resp.StatusCode, strings.TrimSpace(string(body)))
-		} else {
+		} else if ctx.Err() == nil || last == "" {
+			// A request cut short by the deadline says less than the
+			// answer before it.
 			last = err.Error()
 		}
 		select {
