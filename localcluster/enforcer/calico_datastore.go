@@ -203,15 +203,38 @@ func (Calico) Bootstrap(ctx context.Context, env Env) error {
 	if err != nil {
 		return err
 	}
+	dyn, err := adminClient(env)
+	if err != nil {
+		return err
+	}
+	if err := applyEstablished(ctx, dyn, objs); err != nil {
+		return err
+	}
+	guid := make([]byte, 16)
+	if _, err := rand.Read(guid); err != nil {
+		return fmt.Errorf("making a cluster GUID: %w", err)
+	}
+	return apply(ctx, dyn, calicoDatastoreObjects(hex.EncodeToString(guid)))
+}
+
+// adminClient is a dynamic client with the cluster admin's credentials,
+// for the API objects a driver brings.
+func adminClient(env Env) (dynamic.Interface, error) {
 	cfg, err := clientcmd.BuildConfigFromFlags("", env.AdminKubeconfig)
 	if err != nil {
-		return fmt.Errorf("loading %s: %w", env.AdminKubeconfig, err)
+		return nil, fmt.Errorf("loading %s: %w", env.AdminKubeconfig, err)
 	}
 	cfg.Timeout = 30 * time.Second
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
-		return fmt.Errorf("creating a dynamic client: %w", err)
+		return nil, fmt.Errorf("creating a dynamic client: %w", err)
 	}
+	return dyn, nil
+}
+
+// applyEstablished applies objs and waits for the CRDs among them to be
+// established, so the objects of their kinds can follow.
+func applyEstablished(ctx context.Context, dyn dynamic.Interface, objs []*unstructured.Unstructured) error {
 	if err := apply(ctx, dyn, objs); err != nil {
 		return err
 	}
@@ -221,14 +244,7 @@ func (Calico) Bootstrap(ctx context.Context, env Env) error {
 			crds = append(crds, o.GetName())
 		}
 	}
-	if err := waitEstablished(ctx, dyn, crds, 60*time.Second); err != nil {
-		return err
-	}
-	guid := make([]byte, 16)
-	if _, err := rand.Read(guid); err != nil {
-		return fmt.Errorf("making a cluster GUID: %w", err)
-	}
-	return apply(ctx, dyn, calicoDatastoreObjects(hex.EncodeToString(guid)))
+	return waitEstablished(ctx, dyn, crds, 60*time.Second)
 }
 
 // apply server-side applies each object, forcing our field manager: the

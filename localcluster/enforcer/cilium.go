@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/netpol-conformance/netpol-conformance/localcluster/debpkg"
 	"github.com/netpol-conformance/netpol-conformance/localcluster/gobuild"
@@ -273,23 +271,9 @@ func (c Cilium) Bootstrap(ctx context.Context, env Env) error {
 		return err
 	}
 	objs = append(objs, role, clusterRoleBinding("netpol-local:"+ciliumAgentRole, ciliumAgentRole, env.EnforcerUser))
-	cfg, err := clientcmd.BuildConfigFromFlags("", env.AdminKubeconfig)
+	dyn, err := adminClient(env)
 	if err != nil {
-		return fmt.Errorf("loading %s: %w", env.AdminKubeconfig, err)
-	}
-	cfg.Timeout = 30 * time.Second
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return fmt.Errorf("creating a dynamic client: %w", err)
-	}
-	if err := apply(ctx, dyn, objs); err != nil {
 		return err
 	}
-	var crds []string
-	for _, o := range objs {
-		if o.GetKind() == "CustomResourceDefinition" {
-			crds = append(crds, o.GetName())
-		}
-	}
-	return waitEstablished(ctx, dyn, crds, 60*time.Second)
+	return applyEstablished(ctx, dyn, objs)
 }
