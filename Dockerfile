@@ -1,24 +1,35 @@
 # The netpol-conformance image: the Sonobuoy plugin's entrypoint and prober
-# agent (`netpol-conformance`) and the compiled Ginkgo suite (`netpol-suite`).
-# Both are static Go binaries built before the image (see .ci/sonobuoy.sh or
-# `netpol-conformance local load-images`):
+# agent (`netpol-conformance`) and the compiled Ginkgo suite (`netpol-suite`),
+# compiled from this checkout. Any builder works from a clean clone:
 #
-#   CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o _output/image/netpol-conformance ./cmd/netpol-conformance
-#   CGO_ENABLED=0 go test -c -trimpath -ldflags '-s -w' -o _output/image/netpol-suite ./suite
+#   docker build -t REGISTRY/netpol-conformance:TAG .
+#   podman build -t REGISTRY/netpol-conformance:TAG .
+#   docker buildx build --platform linux/amd64,linux/arm64 -t REGISTRY/netpol-conformance:TAG --push .
 #
-# so the image needs no toolchain and no registry to build:
-#
-#   buildah bud --build-arg BASE=scratch -t localhost/netpol-conformance:local .
-#
-# BASE defaults to an empty image; pass e.g. gcr.io/distroless/static:nonroot
-# for CA certificates and /etc/passwd. Nothing here needs them: the suite
-# talks to the API server with the service account's CA, and the pods give it
-# a writable /tmp (plugin.yaml).
+# BUILDER is the Go toolchain image (any with Go >= the go.mod's version);
+# where no registry is reachable, pass a locally assembled one. The local
+# cluster (`netpol-conformance local load-images`) builds the same final
+# image in Go, without an image builder (localcluster/images.Plugin; a test
+# keeps the two equal).
+ARG BUILDER=golang:1.26
 ARG BASE=scratch
+
+FROM --platform=$BUILDPLATFORM ${BUILDER} AS build
+ARG TARGETOS=linux
+ARG TARGETARCH
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN GOSUMDB=off go mod download
+COPY . .
+RUN mkdir /out && \
+    CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath -ldflags '-s -w' -o /out/netpol-conformance ./cmd/netpol-conformance && \
+    CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go test -c -trimpath -ldflags '-s -w' -o /out/netpol-suite ./suite
+
+# BASE defaults to an empty image: nothing here needs a shell, CA
+# certificates or /etc/passwd (the suite talks to the API server with the
+# service account's CA; the pods give it a writable /tmp).
 FROM ${BASE}
-
-COPY _output/image/netpol-conformance _output/image/netpol-suite /
-
+COPY --from=build /out/netpol-conformance /out/netpol-suite /
 # Non-root, as Pod Security "restricted" requires of the agent pods that run
 # this image too. 65532 is the conventional "nonroot" uid of static images.
 USER 65532:65532

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs netpol-conformance on the local cluster as a user would: through
-# Sonobuoy. Builds the plugin image (Dockerfile, buildah) and Sonobuoy from
+# Sonobuoy. Builds the plugin image (in Go, as the Dockerfile describes it) and Sonobuoy from
 # its pinned module, brings the local cluster up with the given enforcer,
 # loads both images, then `sonobuoy run --plugin plugin.yaml --wait`,
 # `retrieve`, `results` (summary and detailed), `delete --wait`, and

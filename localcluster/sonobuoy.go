@@ -65,8 +65,9 @@ func (c *Cluster) loggingBuilder() (*gobuild.Builder, *os.File, error) {
 	return b, log, nil
 }
 
-// LoadImages builds the plugin image from the repository's Dockerfile (our
-// binary and the compiled suite) and Sonobuoy's image, and imports both into
+// LoadImages builds the plugin image (the Dockerfile's final stage: our
+// binary and the compiled suite) and Sonobuoy's image in Go, with no image
+// builder on the machine, and imports both into
 // the running cluster's containerd, so `sonobuoy run --plugin plugin.yaml`
 // needs no registry.
 func (c *Cluster) LoadImages(ctx context.Context) error {
@@ -97,12 +98,7 @@ func (c *Cluster) LoadImages(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Dir(archive), 0o755); err != nil {
 		return fmt.Errorf("creating image dir: %w", err)
 	}
-	err = images.BuildWithBuildah(ctx, images.Dockerfile{
-		Ref: PluginImage, Context: c.opts.RepoRoot,
-		BuildArgs:  map[string]string{"BASE": "scratch"},
-		StorageDir: c.path("buildah"),
-	}, archive, log)
-	if err != nil {
+	if err := images.Build(images.Plugin(PluginImage, imageDir), archive); err != nil {
 		return err
 	}
 	if err := images.Import(rec.Params.ContainerdSocket, archive); err != nil {
@@ -121,7 +117,7 @@ func (c *Cluster) LoadImages(ctx context.Context) error {
 	// Sonobuoy's own image is distroless/static:nonroot plus this binary;
 	// the pods it creates mount an emptyDir at /tmp/sonobuoy and run as
 	// uid 1000, so an empty base does as well.
-	if err := images.Build(images.Spec{Ref: SonobuoyImage, Binary: bin, Path: "/sonobuoy", User: "65532:65532"}, archive); err != nil {
+	if err := images.Build(images.Binary(SonobuoyImage, bin, "/sonobuoy", "65532:65532"), archive); err != nil {
 		return err
 	}
 	if err := images.Import(rec.Params.ContainerdSocket, archive); err != nil {
@@ -131,7 +127,7 @@ func (c *Cluster) LoadImages(ctx context.Context) error {
 	return nil
 }
 
-// buildImageBinaries puts the two static binaries the Dockerfile copies into
+// buildImageBinaries puts the two static binaries of the plugin image into
 // dir: our command, and the suite compiled from ./suite. Until ./suite exists
 // a suite binary placed there by hand is used, and said so.
 func (c *Cluster) buildImageBinaries(ctx context.Context, b *gobuild.Builder, dir string) error {

@@ -432,10 +432,10 @@ func (c *Cluster) writeFiles(p render.Params, conflist []byte) error {
 
 func (c *Cluster) importImages(p render.Params, agentBin, pauseBin string) error {
 	for _, s := range []images.Spec{
-		{Ref: images.Pause, Binary: pauseBin, Path: "/pause", User: "65535:65535"},
-		{Ref: images.Agent, Binary: agentBin, Path: images.AgentBinary, User: "65532:65532"},
+		images.Binary(images.Pause, pauseBin, "/pause", "65535:65535"),
+		images.Binary(images.Agent, agentBin, images.AgentBinary, "65532:65532"),
 	} {
-		archive := c.path("images", filepath.Base(s.Path)+".tar")
+		archive := c.path("images", filepath.Base(s.Files[0].Path)+".tar")
 		if err := os.MkdirAll(filepath.Dir(archive), 0o755); err != nil {
 			return fmt.Errorf("creating image dir: %w", err)
 		}

@@ -129,9 +129,9 @@ NetworkPolicy enforcer as host processes (Linux, root). See docs/local-cluster.m
 	}
 	loadImages := &cobra.Command{
 		Use:   "load-images",
-		Short: "Build the plugin image (Dockerfile, with buildah) and Sonobuoy's image, and load both into the cluster",
+		Short: "Build the plugin image and Sonobuoy's image (in Go, no image builder) and load both into the cluster",
 		Long: `load-images compiles netpol-conformance and the suite into _output/image/, builds
-the repository's Dockerfile with buildah as ` + localcluster.PluginImage + `, builds Sonobuoy
+the image the Dockerfile's final stage describes, in Go, as ` + localcluster.PluginImage + `, builds Sonobuoy
 ` + localcluster.SonobuoyVersion + ` from its Go module into _output/bin/sonobuoy and its image
 ` + localcluster.SonobuoyImage + `, and imports both images into the running cluster's containerd.`,
 		Args: cobra.NoArgs,

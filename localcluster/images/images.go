@@ -32,22 +32,40 @@ const (
 	AgentBinary = "/netpol-conformance"
 )
 
-// Spec is one image made of a single static binary.
+// Spec is one image made of static binaries in a single layer on an empty
+// base: what a `FROM scratch` Dockerfile that copies them gives, without an
+// image builder on the machine.
 type Spec struct {
-	Ref string
-	// Binary is the host path of the file to put at Path in the image.
-	Binary, Path string
+	Ref   string
+	Files []File
+	// Entrypoint defaults to the first file; Cmd is its default arguments.
+	Entrypoint, Cmd []string
+	// Env is added to PATH=/.
+	Env []string
 	// User is "uid:gid"; images run as non-root.
 	User string
 }
 
+// File is a host file placed in the image.
+type File struct {
+	// Source is the host path, Path where the image holds it.
+	Source, Path string
+}
+
+// Binary is the Spec of an image holding one binary, run as its entrypoint.
+func Binary(ref, source, path, user string) Spec {
+	return Spec{Ref: ref, Files: []File{{Source: source, Path: path}}, User: user}
+}
+
 // Build writes the image as a docker-archive tarball to out.
 func Build(s Spec, out string) error {
-	data, err := os.ReadFile(s.Binary)
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", s.Binary, err)
+	if len(s.Files) == 0 {
+		return fmt.Errorf("image %s: no files", s.Ref)
 	}
-	content := layerTar(s.Path, data)
+	content, err := layerTar(s.Files)
+	if err != nil {
+		return fmt.Errorf("layer of %s: %w", s.Ref, err)
+	}
 	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(content)), nil
 	})
@@ -64,9 +82,13 @@ func Build(s Spec, out string) error {
 	}
 	cfg = cfg.DeepCopy()
 	cfg.OS, cfg.Architecture = "linux", runtime.GOARCH
-	cfg.Config.Entrypoint = []string{s.Path}
+	cfg.Config.Entrypoint = s.Entrypoint
+	if len(cfg.Config.Entrypoint) == 0 {
+		cfg.Config.Entrypoint = []string{s.Files[0].Path}
+	}
+	cfg.Config.Cmd = s.Cmd
 	cfg.Config.User = s.User
-	cfg.Config.Env = []string{"PATH=/"}
+	cfg.Config.Env = append([]string{"PATH=/"}, s.Env...)
 	// A fixed date keeps the image ID stable across rebuilds of the same binary.
 	cfg.Created = v1.Time{Time: time.Unix(0, 0).UTC()}
 	img, err = mutate.ConfigFile(img, cfg)
@@ -92,21 +114,56 @@ func Import(ctrSocket, archive string) error {
 	return nil
 }
 
-// layerTar is a tar holding the parent directories of p and the binary at p
-// (mode 0555, owned by root: the non-root user can run but not change it).
-func layerTar(p string, data []byte) []byte {
+// layerTar is a tar holding the files and their parent directories (files
+// mode 0555, owned by root: the non-root user can run but not change them).
+func layerTar(files []File) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	var dirs []string
-	for d := path.Dir(p); d != "/" && d != "."; d = path.Dir(d) {
-		dirs = append([]string{d}, dirs...)
-	}
 	epoch := time.Unix(0, 0)
-	for _, d := range dirs {
-		_ = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: strings.TrimPrefix(d, "/") + "/", Mode: 0o755, ModTime: epoch})
+	seen := map[string]bool{}
+	for _, f := range files {
+		data, err := os.ReadFile(f.Source)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", f.Source, err)
+		}
+		var dirs []string
+		for d := path.Dir(f.Path); d != "/" && d != "."; d = path.Dir(d) {
+			dirs = append([]string{d}, dirs...)
+		}
+		for _, d := range dirs {
+			if !seen[d] {
+				seen[d] = true
+				_ = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: strings.TrimPrefix(d, "/") + "/", Mode: 0o755, ModTime: epoch})
+			}
+		}
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: strings.TrimPrefix(f.Path, "/"), Mode: 0o555, Size: int64(len(data)), ModTime: epoch}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(data); err != nil {
+			return nil, err
+		}
 	}
-	_ = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: strings.TrimPrefix(p, "/"), Mode: 0o555, Size: int64(len(data)), ModTime: epoch})
-	_, _ = tw.Write(data)
-	_ = tw.Close()
-	return buf.Bytes()
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Plugin is the Sonobuoy plugin's image as the repository's Dockerfile
+// describes its final stage: our command (the plugin's entrypoint and the
+// prober agent) and the compiled suite, both static, from dir. Building it
+// here needs no image builder; TestPluginMatchesDockerfile keeps the two
+// descriptions equal.
+func Plugin(ref, dir string) Spec {
+	return Spec{
+		Ref: ref,
+		Files: []File{
+			{Source: path.Join(dir, "netpol-conformance"), Path: "/netpol-conformance"},
+			{Source: path.Join(dir, "netpol-suite"), Path: "/netpol-suite"},
+		},
+		Entrypoint: []string{"/netpol-conformance"},
+		Cmd:        []string{"plugin", "run"},
+		Env:        []string{"HOME=/tmp"},
+		User:       "65532:65532",
+	}
 }

@@ -2,7 +2,9 @@ package images
 
 import (
 	"os"
+	"path"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -16,7 +18,7 @@ func TestBuildWritesARunnableNonRootImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "img.tar")
-	if err := Build(Spec{Ref: Agent, Binary: bin, Path: "/bin/tool", User: "65532:65532"}, out); err != nil {
+	if err := Build(Binary(Agent, bin, "/bin/tool", "65532:65532"), out); err != nil {
 		t.Fatal(err)
 	}
 	tag, _ := name.NewTag(Agent)
@@ -37,7 +39,7 @@ func TestBuildWritesARunnableNonRootImage(t *testing.T) {
 	}
 	// Same binary, same image: rebuilds do not pile up image versions.
 	out2 := filepath.Join(dir, "img2.tar")
-	if err := Build(Spec{Ref: Agent, Binary: bin, Path: "/bin/tool", User: "65532:65532"}, out2); err != nil {
+	if err := Build(Binary(Agent, bin, "/bin/tool", "65532:65532"), out2); err != nil {
 		t.Fatal(err)
 	}
 	img2, _ := tarball.ImageFromPath(out2, &tag)
@@ -45,5 +47,43 @@ func TestBuildWritesARunnableNonRootImage(t *testing.T) {
 	d2, _ := img2.Digest()
 	if d1 != d2 {
 		t.Errorf("digest changed between identical builds: %s vs %s", d1, d2)
+	}
+}
+
+// The Dockerfile's final stage and Plugin describe one image; a change to
+// either must reach the other.
+func TestPluginMatchesDockerfile(t *testing.T) {
+	data, err := os.ReadFile("../../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stages := strings.Split(string(data), "\nFROM ")
+	final := stages[len(stages)-1]
+	var got []string
+	for _, line := range strings.Split(final, "\n") {
+		for _, kw := range []string{"COPY ", "USER ", "ENV ", "ENTRYPOINT ", "CMD "} {
+			if strings.HasPrefix(line, kw) {
+				got = append(got, line)
+			}
+		}
+	}
+	s := Plugin("example/netpol-conformance:test", "/out")
+	quoted := func(args []string) string { return `["` + strings.Join(args, `", "`) + `"]` }
+	var copied []string
+	for _, f := range s.Files {
+		if path.Dir(f.Path) != "/" {
+			t.Fatalf("%s: the Dockerfile copies into /", f.Path)
+		}
+		copied = append(copied, f.Source)
+	}
+	want := []string{
+		"COPY --from=build " + strings.Join(copied, " ") + " /",
+		"USER " + s.User,
+		"ENV " + strings.Join(s.Env, " "),
+		"ENTRYPOINT " + quoted(s.Entrypoint),
+		"CMD " + quoted(s.Cmd),
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("the Dockerfile's final stage:\n%s\nlocalcluster/images.Plugin builds:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
