@@ -54,6 +54,20 @@ func (o Outcome) String() string {
 	}
 }
 
+// MarshalText writes the outcome as its name, so records stay readable.
+func (o Outcome) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
+
+// UnmarshalText reads an outcome's name.
+func (o *Outcome) UnmarshalText(b []byte) error {
+	for _, c := range []Outcome{Unknown, Allowed, Blocked, ProbeError} {
+		if c.String() == string(b) {
+			*o = c
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown outcome %q (want allowed, blocked, probe-error or unknown)", b)
+}
+
 // OutcomeFor maps a boolean verdict to Allowed or Blocked.
 func OutcomeFor(allowed bool) Outcome {
 	if allowed {

@@ -1,0 +1,216 @@
+// Package record is the typed record of a suite run: the one source of truth
+// that every report (JUnit, report.json, Sonobuoy's progress, compare, diff,
+// Markdown, HTML) is rendered from.
+//
+// The suite appends the record to a journal in its results directory as the
+// run happens, one JSON document per line, each flushed to disk before the
+// next case starts. A run that is killed therefore keeps every case it
+// finished, and a case the run planned but has no record of is known not to
+// have run: nothing is ever written for a case ahead of its result.
+//
+// The package is pure: no cluster I/O, only the file it is given.
+package record
+
+import (
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/netpol-conformance/netpol-conformance/cni"
+	"github.com/netpol-conformance/netpol-conformance/reachability"
+)
+
+// Schema versions the journal's documents.
+const Schema = "netpol-conformance.record/v1"
+
+// JournalFile is the journal's name in the results directory.
+const JournalFile = "journal.jsonl"
+
+// EnforcementCheck names the run's first spec, which checks that
+// NetworkPolicy is enforced at all; every case depends on it.
+const EnforcementCheck = "is enforced at all"
+
+// ResetStage names the stage before each case's own: every policy of the
+// previous case removed, back to the no-policy table.
+const ResetStage = "reset"
+
+// Outcome is what happened to a case on the cluster, before any profile is
+// read: the verdict classes (package results) are derived from it.
+type Outcome string
+
+const (
+	// Passed: the cluster matched the model in every stage.
+	Passed Outcome = "passed"
+	// Departed: the cluster did something other than what the spec says,
+	// observed and compared cell by cell. The only outcome a CNI's profile
+	// may explain.
+	Departed Outcome = "departed"
+	// Errored: the case could not be judged (an API error, a timeout, an
+	// interrupt, a panic, a probe that could not run). Never explained by a
+	// profile.
+	Errored Outcome = "errored"
+	// Skipped: the case did not run by design, with the reason.
+	Skipped Outcome = "skipped"
+	// NotRun: the run planned the case but ended before its result was
+	// recorded. Only readers write it (see Run.Complete).
+	NotRun Outcome = "not-run"
+)
+
+// Outcomes lists every outcome once.
+var Outcomes = []Outcome{Passed, Departed, Errored, Skipped, NotRun}
+
+// Start opens a journal: the run and every case it is going to run.
+type Start struct {
+	Schema       string      `json:"schema"`
+	RunID        string      `json:"runID"`
+	SuiteVersion string      `json:"suiteVersion"`
+	Started      metav1.Time `json:"started"`
+	// Strict is set when known deviations fail the run.
+	Strict        bool   `json:"strict"`
+	CaseSetDigest string `json:"caseSetDigest,omitempty"`
+	// Planned lists the specs this run selected, in run order, the
+	// enforcement check first.
+	Planned []Planned `json:"planned"`
+}
+
+// Planned is a case the run selected.
+type Planned struct {
+	Name   string   `json:"name"`
+	Family string   `json:"family,omitempty"`
+	Tags   []string `json:"tags,omitempty"`
+}
+
+// Cluster is what the run found once it reached the cluster.
+type Cluster struct {
+	KubernetesVersion string        `json:"kubernetesVersion"`
+	Nodes             int           `json:"nodes"`
+	CNI               cni.Detection `json:"cni"`
+}
+
+// Case is the result of one case.
+type Case struct {
+	Name    string  `json:"name"`
+	Outcome Outcome `json:"outcome"`
+	// Message says in one line why the case departed, errored, was skipped
+	// or did not run.
+	Message string `json:"message,omitempty"`
+	// Detail holds what a departure observed: expected, observed and diff
+	// tables and, per wrong cell, the model's explanation.
+	Detail   string      `json:"detail,omitempty"`
+	Started  metav1.Time `json:"started"`
+	Finished metav1.Time `json:"finished"`
+	Stages   []Stage     `json:"stages,omitempty"`
+	// Departures are the wrong cells of every stage, what a CNI's profile
+	// is matched against.
+	Departures []Cell `json:"departures,omitempty"`
+	// OwnReadings are the cells where the cluster read what the spec
+	// leaves open its own way, one line each.
+	OwnReadings []string `json:"ownReadings,omitempty"`
+	// Notes are what the case did not probe and why (a protocol the nodes
+	// cannot carry), and how it probed.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Stage is one stage of a case: a set of policies and labels, probed in
+// passes until the cluster matched the model or the time ran out.
+type Stage struct {
+	Name      string `json:"name"`
+	Passes    int    `json:"passes"`
+	Converged bool   `json:"converged"`
+	// TimeToEnforce is how long the stage took to be enforced; nil for a
+	// stage that changes no cell, which has nothing to measure.
+	TimeToEnforce *metav1.Duration `json:"timeToEnforce,omitempty"`
+	// Refused and TimedOut count the denied probes of the last pass by how
+	// they were denied.
+	Refused  int `json:"refused,omitempty"`
+	TimedOut int `json:"timedOut,omitempty"`
+}
+
+// Cell is one probe whose observation departed from the model.
+type Cell struct {
+	Stage    string               `json:"stage"`
+	From     string               `json:"from"`
+	To       string               `json:"to"`
+	Port     int32                `json:"port"`
+	Protocol corev1.Protocol      `json:"protocol"`
+	Expected reachability.Outcome `json:"expected"`
+	Observed reachability.Outcome `json:"observed"`
+}
+
+// Key is the cell's port and protocol.
+func (c Cell) Key() reachability.Key { return reachability.Key{Port: c.Port, Protocol: c.Protocol} }
+
+// End closes a journal whose run finished its specs.
+type End struct {
+	Finished metav1.Time `json:"finished"`
+	// Interrupted says why the run stopped early, if it did.
+	Interrupted string `json:"interrupted,omitempty"`
+}
+
+// Entry is one line of the journal: exactly one of its fields is set.
+type Entry struct {
+	Start   *Start   `json:"start,omitempty"`
+	Cluster *Cluster `json:"cluster,omitempty"`
+	Case    *Case    `json:"case,omitempty"`
+	End     *End     `json:"end,omitempty"`
+}
+
+// Run is a journal read back.
+type Run struct {
+	Start   Start
+	Cluster *Cluster
+	Cases   []Case
+	End     *End
+	// Truncated is set when the journal ends in a partial line: the writer
+	// was killed while writing it.
+	Truncated bool
+}
+
+// Case returns the recorded case with that name, or nil.
+func (r *Run) Case(name string) *Case {
+	for i := range r.Cases {
+		if r.Cases[i].Name == name {
+			return &r.Cases[i]
+		}
+	}
+	return nil
+}
+
+// Complete adds a NotRun case, with cause as its message, for every planned
+// case the journal has no record of, and returns how many it added. The
+// cases end up in planned order.
+func (r *Run) Complete(cause string, now time.Time) int {
+	added := 0
+	var cases []Case
+	for _, p := range r.Start.Planned {
+		if c := r.Case(p.Name); c != nil {
+			cases = append(cases, *c)
+			continue
+		}
+		added++
+		cases = append(cases, Case{
+			Name: p.Name, Outcome: NotRun, Message: "did not run: " + cause,
+			Started: metav1.NewTime(now), Finished: metav1.NewTime(now),
+		})
+	}
+	for _, c := range r.Cases {
+		if !r.planned(c.Name) {
+			cases = append(cases, c)
+		}
+	}
+	r.Cases = cases
+	return added
+}
+
+func (r *Run) planned(name string) bool {
+	for _, p := range r.Start.Planned {
+		if p.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Finished reports whether the run recorded the end of its specs.
+func (r *Run) Finished() bool { return r.End != nil }
