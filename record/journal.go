@@ -9,6 +9,9 @@ import (
 	"io"
 	"os"
 	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Bounds on what a reader accepts. A case's detail holds its truth tables
@@ -181,4 +184,35 @@ func Read(r io.Reader) (*Run, error) {
 		return nil, errors.New("the journal is empty: the run never started")
 	}
 	return run, nil
+}
+
+// Seal closes a journal whose writer stopped without closing it (killed,
+// crashed, timed out): a partial last line is cut off and an End saying
+// why is appended, so the journal itself tells every later reader that the
+// run is incomplete and why. A journal that already ends is left as it is.
+// It returns the run read back.
+func Seal(path, why string, now time.Time) (*Run, error) {
+	run, err := ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if run.End != nil && !run.Truncated {
+		return run, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	data = data[:bytes.LastIndexByte(data, '\n')+1]
+	if run.End == nil {
+		line, err := json.Marshal(Entry{End: &End{Finished: metav1.NewTime(now), Interrupted: why}})
+		if err != nil {
+			return nil, err
+		}
+		data = append(data, append(line, '\n')...)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		return nil, fmt.Errorf("sealing %s: %w", path, err)
+	}
+	return ReadFile(path)
 }

@@ -109,3 +109,31 @@ func TestReadIsBounded(t *testing.T) {
 		t.Error("a line past MaxLine was read")
 	}
 }
+
+func TestSealSaysWhyTheRunStopped(t *testing.T) {
+	path := filepath.Join(t.TempDir(), JournalFile)
+	j, err := Create(path, start())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Append(Entry{Case: &Case{Name: "one", Outcome: Passed}}); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	// Killed mid-write.
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"case":{"name":"two","outco`)
+	f.Close()
+	run, err := Seal(path, "the suite was killed by signal 9 after 26 s", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Truncated || run.End == nil || run.End.Interrupted != "the suite was killed by signal 9 after 26 s" || len(run.Cases) != 1 {
+		t.Fatalf("sealed run: truncated=%v end=%+v cases=%d", run.Truncated, run.End, len(run.Cases))
+	}
+	// Sealing again changes nothing: the journal already ends.
+	again, err := Seal(path, "other", time.Now())
+	if err != nil || again.End.Interrupted != run.End.Interrupted {
+		t.Errorf("second seal: %v, %+v", err, again.End)
+	}
+}

@@ -30,16 +30,20 @@ const (
 	// ImplementationDefined: the cluster took its own reading where the
 	// spec leaves the answer open. Reported, never failed.
 	ImplementationDefined Verdict = "implementation-defined"
-	// Skipped: the case did not run, with the reason.
+	// Skipped: the case did not run by design, with the reason.
 	Skipped Verdict = "skipped"
+	// NotRun: the run planned the case but ended (killed, timed out,
+	// crashed, lost the cluster) before the case had a result. A failure:
+	// nothing was observed.
+	NotRun Verdict = "not-run"
 )
 
 // Verdicts lists the classes in the order reports show them.
-var Verdicts = []Verdict{Pass, Fail, KnownDeviation, Fixed, ImplementationDefined, Skipped}
+var Verdicts = []Verdict{Pass, Fail, NotRun, KnownDeviation, Fixed, ImplementationDefined, Skipped}
 
 // Failing reports whether the class fails a run.
 func (v Verdict) Failing(strict bool) bool {
-	return v == Fail || strict && v == KnownDeviation
+	return v == Fail || v == NotRun || strict && v == KnownDeviation
 }
 
 func isVerdict(s string) bool {

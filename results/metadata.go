@@ -24,6 +24,7 @@ const metadataPrefix = "netpol-conformance."
 // joined: written as report.json and as JUnit suite properties.
 type Metadata struct {
 	SchemaVersion     string `json:"schemaVersion"`
+	RunID             string `json:"runID,omitempty"`
 	SuiteVersion      string `json:"suiteVersion"`
 	KubernetesVersion string `json:"kubernetesVersion"`
 	Nodes             int    `json:"nodes"`
@@ -34,6 +35,12 @@ type Metadata struct {
 	Finished time.Time     `json:"finished"`
 	// Strict is set when known deviations fail the run.
 	Strict bool `json:"strict"`
+	// ReachedCluster is set once the suite read the cluster's version,
+	// nodes and CNI: a run that never did tested nothing.
+	ReachedCluster bool `json:"reachedCluster"`
+	// Complete is set when the suite recorded the end of its specs; a run
+	// that was killed, crashed or timed out is incomplete.
+	Complete bool `json:"complete"`
 	// Verdicts counts the cases of each verdict class.
 	Verdicts map[Verdict]int `json:"verdicts"`
 }
@@ -52,6 +59,9 @@ func (m Metadata) properties() []reporters.JUnitProperty {
 		{Name: metadataPrefix + "cniProvider", Value: m.CNI.Provider},
 		{Name: metadataPrefix + "cniEvidence", Value: m.CNI.Evidence},
 		{Name: metadataPrefix + "strict", Value: fmt.Sprint(m.Strict)},
+		{Name: metadataPrefix + "runID", Value: m.RunID},
+		{Name: metadataPrefix + "reachedCluster", Value: fmt.Sprint(m.ReachedCluster)},
+		{Name: metadataPrefix + "complete", Value: fmt.Sprint(m.Complete)},
 		{Name: metadataPrefix + "started", Value: m.Started.UTC().Format(time.RFC3339)},
 		{Name: metadataPrefix + "finished", Value: m.Finished.UTC().Format(time.RFC3339)},
 	}

@@ -17,6 +17,9 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/netpol-conformance/netpol-conformance/profiles"
+	"github.com/netpol-conformance/netpol-conformance/record"
 )
 
 // JUnitFile is the report the suite writes (plugin.yaml's result-files).
@@ -54,7 +57,9 @@ type Run struct {
 	// Properties holds the run's metadata (see Metadata), keyed without
 	// the "netpol-conformance." prefix; empty for older reports.
 	Properties map[string]string
-	byName     map[string]int
+	// Record is the run's record, when the report carried its journal.
+	Record *record.Run
+	byName map[string]int
 }
 
 // Case returns the case with that name, or nil.
@@ -74,27 +79,60 @@ func (r *Run) Counts() map[Verdict]int {
 	return n
 }
 
-// Load reads a run from a JUnit XML file or from a results tarball holding
-// one (Sonobuoy's, or the plugin's own).
+// Bounds on what Load reads: a results tarball is a few MB; anything far
+// past these is not a report, and a gzip bomb must not exhaust memory.
+const (
+	MaxCompressed   = 64 << 20
+	MaxUncompressed = 512 << 20
+	maxReportFile   = record.MaxJournal
+)
+
+// Load reads a run from a results tarball (Sonobuoy's, or the plugin's own)
+// or from a bare journal or JUnit XML file. A tarball's journal, the run's
+// record, is what it is read from; a JUnit report only when no journal is
+// there (reports older than the journal, or another tool's).
 func Load(path string) (*Run, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("opening report: %w", err)
 	}
 	defer f.Close()
-	var report io.Reader = f
-	if strings.HasSuffix(path, ".tar.gz") || strings.HasSuffix(path, ".tgz") {
-		data, err := junitFromTarball(f)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		report = bytes.NewReader(data)
+	if fi, err := f.Stat(); err == nil && fi.Size() > MaxCompressed {
+		return nil, fmt.Errorf("%s: %d MiB is larger than any report (limit %d MiB)", path, fi.Size()>>20, MaxCompressed>>20)
 	}
 	name := filepath.Base(path)
-	for _, ext := range []string{".xml", ".tgz", ".gz", ".tar"} {
+	for _, ext := range []string{".xml", ".jsonl", ".tgz", ".gz", ".tar"} {
 		name = strings.TrimSuffix(name, ext)
 	}
-	run, err := Parse(name, report)
+	var journal, junit []byte
+	switch {
+	case strings.HasSuffix(path, ".tar.gz") || strings.HasSuffix(path, ".tgz"):
+		found := map[string][]byte{}
+		budget := int64(MaxUncompressed)
+		if err := filesFromTarball(io.LimitReader(f, MaxCompressed), "", found, &budget); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		journal, junit = found[record.JournalFile], found[JUnitFile]
+		if journal == nil && junit == nil {
+			return nil, fmt.Errorf("%s: no %s or %s in the tarball: is it a netpol-conformance run?", path, record.JournalFile, JUnitFile)
+		}
+	case strings.HasSuffix(path, ".jsonl"):
+		journal, err = io.ReadAll(io.LimitReader(f, maxReportFile+1))
+	default:
+		junit, err = io.ReadAll(io.LimitReader(f, maxReportFile+1))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if len(journal) > maxReportFile || len(junit) > maxReportFile {
+		return nil, fmt.Errorf("%s: the report is larger than %d MiB", path, maxReportFile>>20)
+	}
+	var run *Run
+	if journal != nil {
+		run, err = fromJournal(name, journal)
+	} else {
+		run, err = Parse(name, bytes.NewReader(junit))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -102,31 +140,94 @@ func Load(path string) (*Run, error) {
 	return run, nil
 }
 
-// junitFromTarball returns the suite's JUnit file inside a gzipped tar,
-// nested tarballs included (Sonobuoy's holds the plugin's results).
-func junitFromTarball(r io.Reader) ([]byte, error) {
+// fromJournal reads a journal and classifies it with the built-in profiles.
+func fromJournal(name string, data []byte) (*Run, error) {
+	rec, err := record.Read(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", record.JournalFile, err)
+	}
+	cause := "the journal ends before this case: the suite stopped without saying why (see suite.log)"
+	if rec.End != nil && rec.End.Interrupted != "" {
+		cause = rec.End.Interrupted
+	}
+	rec.Complete(cause, rec.Start.Started.Time)
+	set, err := profiles.Builtin()
+	if err != nil {
+		return nil, fmt.Errorf("loading the CNI profiles: %w", err)
+	}
+	return FromRecord(name, rec, set), nil
+}
+
+// filesFromTarball collects the journal and the JUnit report from a gzipped
+// tar, nested tarballs included (Sonobuoy's holds the plugin's results, and
+// the plugin's tarball holds the same files). A file met twice at the same
+// depth is an error, not a first-wins guess; budget bounds the bytes read
+// after decompression.
+func filesFromTarball(r io.Reader, where string, found map[string][]byte, budget *int64) error {
 	gz, err := gzip.NewReader(r)
 	if err != nil {
-		return nil, fmt.Errorf("not a gzipped tarball: %w", err)
+		return fmt.Errorf("%snot a gzipped tarball: %w", where, err)
 	}
-	tr := tar.NewReader(gz)
+	tr := tar.NewReader(&budgetReader{r: gz, left: budget})
+	here := map[string]string{}
+	nested := map[string][]byte{}
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("no %s in the tarball: is it a netpol-conformance run?", JUnitFile)
+			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("reading tarball: %w", err)
+			return fmt.Errorf("%sreading tarball: %w", where, err)
 		}
+		base := filepath.Base(h.Name)
 		switch {
-		case filepath.Base(h.Name) == JUnitFile:
-			return io.ReadAll(tr)
-		case strings.HasSuffix(h.Name, ".tar.gz"):
-			if data, err := junitFromTarball(tr); err == nil {
-				return data, nil
+		case base == record.JournalFile || base == JUnitFile:
+			if prev, dup := here[base]; dup {
+				return fmt.Errorf("%stwo %s in the tarball (%s and %s): which run is it?", where, base, prev, h.Name)
 			}
+			here[base] = h.Name
+			data, err := io.ReadAll(io.LimitReader(tr, maxReportFile+1))
+			if err != nil {
+				return fmt.Errorf("%sreading %s: %w", where, h.Name, err)
+			}
+			if len(data) > maxReportFile {
+				return fmt.Errorf("%s%s is larger than %d MiB", where, h.Name, maxReportFile>>20)
+			}
+			if _, ok := found[base]; !ok {
+				found[base] = data
+			}
+		case strings.HasSuffix(h.Name, ".tar.gz"):
+			data, err := io.ReadAll(io.LimitReader(tr, MaxCompressed))
+			if err != nil {
+				return fmt.Errorf("%sreading %s: %w", where, h.Name, err)
+			}
+			nested[h.Name] = data
 		}
 	}
+	// Files at this depth win over the same files in a nested tarball
+	// (Sonobuoy extracts the plugin's tarball next to it).
+	for n, data := range nested {
+		_ = filesFromTarball(bytes.NewReader(data), where+n+": ", found, budget)
+	}
+	return nil
+}
+
+// budgetReader fails once more than *left bytes were read through it.
+type budgetReader struct {
+	r    io.Reader
+	left *int64
+}
+
+func (b *budgetReader) Read(p []byte) (int, error) {
+	if *b.left <= 0 {
+		return 0, fmt.Errorf("more than %d MiB after decompression: not a report", MaxUncompressed>>20)
+	}
+	if int64(len(p)) > *b.left {
+		p = p[:*b.left]
+	}
+	n, err := b.r.Read(p)
+	*b.left -= int64(n)
+	return n, err
 }
 
 type junitSuites struct {

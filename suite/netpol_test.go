@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/types"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/kubernetes/test/e2e/framework"
 
@@ -23,13 +23,57 @@ import (
 	"github.com/netpol-conformance/netpol-conformance/model"
 	"github.com/netpol-conformance/netpol-conformance/probing"
 	"github.com/netpol-conformance/netpol-conformance/reachability"
-	"github.com/netpol-conformance/netpol-conformance/results"
+	"github.com/netpol-conformance/netpol-conformance/record"
 	"github.com/netpol-conformance/netpol-conformance/topology"
 )
 
 // EnforcementSpec is the first spec: when it fails, nothing enforces
 // NetworkPolicy here and every case is skipped with that one reason.
-const EnforcementSpec = "is enforced at all"
+const EnforcementSpec = record.EnforcementCheck
+
+// apiTimeout bounds every request to the API server, so a server that
+// accepts connections and never answers fails the run instead of hanging it.
+const apiTimeout = 30 * time.Second
+
+// current is the record of the spec running now; the AfterEach below
+// completes it with the spec's outcome and journals it.
+var current *record.Case
+
+// journalSpec completes the running spec's record from its final state and
+// appends it to the journal. Only a plain failure after a recorded departure
+// stays a departure: an interrupt, a timeout, a panic or any other failure
+// makes the case errored, whatever it observed before.
+func journalSpec() {
+	report := ginkgo.CurrentSpecReport()
+	c := current
+	current = nil
+	if c == nil {
+		c = &record.Case{Name: report.LeafNodeText, Started: metav1.NewTime(report.StartTime)}
+	}
+	c.Finished = metav1.Now()
+	switch {
+	case report.State == types.SpecStateSkipped:
+		c.Outcome, c.Message = record.Skipped, strings.TrimSpace(report.Failure.Message)
+	case report.State == types.SpecStateFailed && c.Outcome == record.Departed:
+	case report.Failed():
+		c.Outcome = record.Errored
+		c.Message = fmt.Sprintf("%s: %s", report.State, firstLine(report.Failure.Message))
+		c.Detail = fmt.Sprintf("%s in %s at %s\n%s", report.State, report.Failure.FailureNodeType, report.Failure.Location, report.Failure.Message)
+	default:
+		c.Outcome = record.Passed
+	}
+	if journal == nil {
+		return
+	}
+	if err := journal.Append(record.Entry{Case: c}); err != nil {
+		framework.Failf("recording %s: %v", c.Name, err)
+	}
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return line
+}
 
 // Ordered: the specs share one topology, created once. ContinueOnFailure:
 // one case failing must not skip the rest.
@@ -38,7 +82,6 @@ var _ = ginkgo.Describe("NetworkPolicy", ginkgo.Ordered, ginkgo.ContinueOnFailur
 	if err != nil {
 		framework.Failf("loading cases: %v", err)
 	}
-	runInfo.CaseSetDigest = set.Digest()
 
 	var (
 		env *cluster.Cluster
@@ -51,20 +94,21 @@ var _ = ginkgo.Describe("NetworkPolicy", ginkgo.Ordered, ginkgo.ContinueOnFailur
 		notEnforced string
 	)
 
+	ginkgo.AfterEach(journalSpec)
+
 	ginkgo.BeforeAll(func(ctx context.Context) {
 		restConfig, err := framework.LoadConfig()
 		framework.ExpectNoError(err, "loading the cluster's client config")
+		restConfig.Timeout = apiTimeout
 		client, err := kubernetes.NewForConfig(restConfig)
 		framework.ExpectNoError(err, "creating a client")
 		serverVersion, err := client.Discovery().ServerVersion()
 		framework.ExpectNoError(err, "reading the cluster's version")
 		nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 		framework.ExpectNoError(err, "listing nodes")
-		runInfo.KubernetesVersion, runInfo.Nodes = serverVersion.GitVersion, len(nodes.Items)
-		runInfo.CNI = detectCNI(ctx, client)
-		runID := config.runID
-		if runID == "" {
-			runID = rand.String(5)
+		found := record.Cluster{KubernetesVersion: serverVersion.GitVersion, Nodes: len(nodes.Items), CNI: detectCNI(ctx, client)}
+		if journal != nil {
+			framework.ExpectNoError(journal.Append(record.Entry{Cluster: &found}), "recording the cluster")
 		}
 		ginkgo.DeferCleanup(func(ctx context.Context) {
 			framework.ExpectNoError(cluster.DeleteRun(ctx, client, runID), "deleting this run's namespaces")
@@ -81,6 +125,7 @@ var _ = ginkgo.Describe("NetworkPolicy", ginkgo.Ordered, ginkgo.ContinueOnFailur
 	})
 
 	ginkgo.It(EnforcementSpec, ginkgo.Label("enforcement"), func(ctx context.Context) {
+		current = &record.Case{Name: EnforcementSpec, Started: metav1.Now()}
 		framework.ExpectNoError(env.Reset(ctx))
 		deny := &cases.Stage{Topology: env.Topology, Policies: []networkingv1.NetworkPolicy{{
 			ObjectMeta: metav1.ObjectMeta{Name: "netpol-conformance-enforced", Namespace: "x"},
@@ -95,7 +140,8 @@ var _ = ginkgo.Describe("NetworkPolicy", ginkgo.Ordered, ginkgo.ContinueOnFailur
 			framework.ExpectNoError(err)
 			if last.Outcome == agent.DeniedRefused || last.Outcome == agent.DeniedTimeout {
 				enforcedIn = time.Since(start)
-				ginkgo.AddReportEntry("time-to-enforce", enforcedIn.Round(time.Millisecond).String())
+				current.Stages = append(current.Stages, record.Stage{Name: "default deny", Converged: true,
+					TimeToEnforce: &metav1.Duration{Duration: enforcedIn.Round(time.Millisecond)}})
 				return
 			}
 			select {
@@ -104,8 +150,10 @@ var _ = ginkgo.Describe("NetworkPolicy", ginkgo.Ordered, ginkgo.ContinueOnFailur
 			case <-time.After(200 * time.Millisecond):
 			}
 		}
+		current.Outcome = record.Departed
 		notEnforced = fmt.Sprintf("NetworkPolicy is NOT enforced on this cluster: a default-deny ingress policy left y/a -> x/a %s %s after %v; every case is skipped",
 			key, last.Outcome, config.convergenceTimeout)
+		current.Message = notEnforced
 		framework.Failf("%s", notEnforced)
 	})
 
@@ -114,6 +162,7 @@ var _ = ginkgo.Describe("NetworkPolicy", ginkgo.Ordered, ginkgo.ContinueOnFailur
 			continue
 		}
 		ginkgo.It(c.Name, labels(c), func(ctx context.Context) {
+			current = &record.Case{Name: c.Name, Started: metav1.Now()}
 			if notEnforced != "" {
 				ginkgo.Skip(notEnforced)
 			}
@@ -125,16 +174,14 @@ var _ = ginkgo.Describe("NetworkPolicy", ginkgo.Ordered, ginkgo.ContinueOnFailur
 // runCase resets the shared topology, verifies the reset with the model,
 // then applies and checks each stage of the case.
 func runCase(ctx context.Context, env *cluster.Cluster, c *cases.Case, keys []reachability.Key, skipped []string) {
-	for _, s := range skipped {
-		ginkgo.AddReportEntry("skipped", s)
-	}
+	current.Notes = append(current.Notes, skipped...)
 	r := &caseRun{env: env, keys: keys, viaService: c.ProbeVia == cases.ProbeViaService}
 	if r.viaService {
 		framework.ExpectNoError(env.EnsureServices(ctx, keys), "creating a Service in front of each pod")
-		ginkgo.AddReportEntry("probe-via", "service: probes go to a ClusterIP Service in front of each pod; a pod reaching itself through its own Service may be SNATed to the node (hairpin): implementation-defined")
+		current.Notes = append(current.Notes, "probe-via service: probes go to a ClusterIP Service in front of each pod; a pod reaching itself through its own Service may be SNATed to the node (hairpin): implementation-defined")
 	}
 	framework.ExpectNoError(env.Reset(ctx))
-	if msg := r.check(ctx, &cases.Stage{Topology: env.Topology}, "reset"); msg != "" {
+	if msg := r.check(ctx, &cases.Stage{Topology: env.Topology}, record.ResetStage); msg != "" {
 		framework.Failf("the topology did not return to allow-all after removing every policy, so this case cannot be judged:\n%s", msg)
 	}
 	stages, err := c.Stages(env.Topology)
@@ -149,12 +196,15 @@ func runCase(ctx context.Context, env *cluster.Cluster, c *cases.Case, keys []re
 		failures = append(failures, checkProbes(ctx, env, s)...)
 	}
 	if c.KeepConnections {
-		ginkgo.AddReportEntry("skipped", "established connections across steps are not probed by this version; new connections are")
+		current.Notes = append(current.Notes, "established connections across steps are not probed by this version; new connections are")
 	}
 	if len(failures) > 0 {
-		// The header tells the report this is the cluster's behaviour,
-		// which a CNI's profile may explain, and not an error of the run.
-		framework.Failf("%s\n%s", results.DepartureHeader, strings.Join(failures, "\n"))
+		// Recorded as the cluster's behaviour, which a CNI's profile may
+		// explain, and not an error of the run.
+		current.Outcome = record.Departed
+		current.Message = departureSummary(current.Departures)
+		current.Detail = strings.Join(failures, "\n")
+		framework.Failf("%s\n%s", current.Message, current.Detail)
 	}
 }
 
@@ -200,20 +250,27 @@ func (r *caseRun) check(ctx context.Context, s *cases.Stage, name string) string
 		return obs.Tables, nil
 	}, opts)
 	framework.ExpectNoError(err, "probing %s", name)
-	ginkgo.AddReportEntry("probe-passes", fmt.Sprintf("%s: %d", name, len(res.Passes)))
-	if refused+timedOut > 0 {
-		ginkgo.AddReportEntry(string(model.DenialMode), fmt.Sprintf("%s: %d refused, %d timed out", name, refused, timedOut))
+	stage := record.Stage{Name: name, Passes: len(res.Passes), Converged: res.Converged, Refused: refused, TimedOut: timedOut}
+	if res.Converged && opts.MinSettle == 0 {
+		stage.TimeToEnforce = &metav1.Duration{Duration: res.TimeToEnforce.Round(time.Millisecond)}
 	}
+	current.Stages = append(current.Stages, stage)
 	if res.Converged {
-		if opts.MinSettle == 0 {
-			ginkgo.AddReportEntry("time-to-enforce", fmt.Sprintf("%s: %v", name, res.TimeToEnforce.Round(time.Millisecond)))
-		}
 		for i, cmp := range res.Comparisons {
 			for _, u := range cmp.Undefined {
-				ginkgo.AddReportEntry("implementation-defined", fmt.Sprintf("%s: %s -> %s %s: model's reading %s, observed %s", name, u.From, u.To, expected[i].Key, u.Expected.Outcome, u.Observed))
+				current.OwnReadings = append(current.OwnReadings, fmt.Sprintf("%s: %s -> %s %s: model's reading %s, observed %s", name, u.From, u.To, expected[i].Key, u.Expected.Outcome, u.Observed))
 			}
 		}
 		return ""
+	}
+	// The last pass's wrong cells: those that never matched, or those that
+	// flipped back after matching (flapping).
+	for i, cmp := range res.Comparisons {
+		k := expected[i].Key
+		for _, w := range append(append([]reachability.Mismatch{}, cmp.Wrong...), cmp.Missing...) {
+			current.Departures = append(current.Departures, record.Cell{Stage: name, From: w.From, To: w.To,
+				Port: k.Port, Protocol: k.Protocol, Expected: w.Expected.Outcome, Observed: w.Observed})
+		}
 	}
 	return probing.FailureMessage(expected, res, func(from, to string, k reachability.Key) string {
 		v, err := m.Evaluate(model.Traffic{From: from, To: to, Port: k.Port, Protocol: k.Protocol})
@@ -266,7 +323,7 @@ func checkProbes(ctx context.Context, env *cluster.Cluster, s *cases.Stage) []st
 		}
 		key := reachability.Key{Port: p.Port, Protocol: proto}
 		if err := env.Probeable(p.From, p.To); err != nil {
-			ginkgo.AddReportEntry("skipped", fmt.Sprintf("%s: probe %s -> %s %s: %v", s.Name(), p.From, p.To, key, err))
+			current.Notes = append(current.Notes, fmt.Sprintf("%s: probe %s -> %s %s not run: %v", s.Name(), p.From, p.To, key, err))
 			continue
 		}
 		v, err := m.Evaluate(model.Traffic{From: p.From, To: p.To, Port: p.Port, Protocol: proto})
@@ -279,9 +336,11 @@ func checkProbes(ctx context.Context, env *cluster.Cluster, s *cases.Stage) []st
 		switch {
 		case got == want:
 		case !v.Defined():
-			ginkgo.AddReportEntry("implementation-defined", line)
+			current.OwnReadings = append(current.OwnReadings, line)
 		default:
 			failures = append(failures, "WRONG "+line+"\n"+v.Explain())
+			current.Departures = append(current.Departures, record.Cell{Stage: s.Name(), From: p.From, To: p.To,
+				Port: key.Port, Protocol: key.Protocol, Expected: want, Observed: got})
 		}
 	}
 	return failures
@@ -355,10 +414,28 @@ func detectCNI(ctx context.Context, client kubernetes.Interface) cni.Detection {
 		framework.ExpectNoError(err, "--netpol.cni")
 	}
 	framework.Logf("NetworkPolicy enforcer: %s (%s)", d, d.Evidence)
-	ginkgo.AddReportEntry("cni", fmt.Sprintf("%s: %s", d, d.Evidence))
 	return d
 }
 
 func labels(c *cases.Case) ginkgo.Labels {
 	return append(ginkgo.Labels{c.Family}, c.Tags...)
+}
+
+// departureSummary says in one line how a case departed: the first line of
+// a failure, which `sonobuoy results` and the reports show on its own.
+func departureSummary(cells []record.Cell) string {
+	if len(cells) == 0 {
+		return "the cluster departs from the NetworkPolicy spec"
+	}
+	over, under := 0, 0
+	for _, c := range cells {
+		if c.Observed == reachability.Allowed {
+			over++
+		} else {
+			under++
+		}
+	}
+	first := cells[0]
+	return fmt.Sprintf("the cluster departs from the NetworkPolicy spec in %d cells (%d allowed that must be denied, %d denied or unprobeable that must be allowed); first: %s: %s -> %s %s expected %s, observed %s",
+		len(cells), over, under, first.Stage, first.From, first.To, first.Key(), first.Expected, first.Observed)
 }

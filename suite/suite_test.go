@@ -4,21 +4,24 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"sync"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/onsi/ginkgo/v2"
-	"github.com/onsi/ginkgo/v2/reporters"
+	"github.com/onsi/ginkgo/v2/types"
 	"github.com/onsi/gomega"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/kubernetes/test/e2e/framework"
 
 	"github.com/netpol-conformance/netpol-conformance/cni"
 	"github.com/netpol-conformance/netpol-conformance/internal/version"
 	"github.com/netpol-conformance/netpol-conformance/profiles"
+	"github.com/netpol-conformance/netpol-conformance/record"
 	"github.com/netpol-conformance/netpol-conformance/results"
-	e2ereporters "k8s.io/kubernetes/test/e2e/reporters"
 )
 
 // config holds the suite's own flags, all under --netpol.*.
@@ -65,6 +68,12 @@ func TestMain(m *testing.M) {
 	flag.Parse()
 	flag.Visit(func(f *flag.Flag) { clusterGiven = clusterGiven || f.Name == "kubeconfig" })
 	clusterGiven = clusterGiven || os.Getenv("KUBERNETES_SERVICE_HOST") != ""
+	runID = config.runID
+	if runID == "" {
+		runID = rand.String(5)
+	}
+	// First thing: a run killed at any point later can be cleaned up by id.
+	fmt.Fprintf(os.Stderr, "netpol-conformance run id %s: its namespaces are netpol-%s-*\n", runID, runID)
 	framework.AfterReadingAllFlags(&framework.TestContext)
 	if config.cni != "" {
 		// A typo'd override must stop the run before it creates anything.
@@ -76,54 +85,110 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// progress is created on first use, after the flags are parsed.
-var progress = sync.OnceValue(func() *e2ereporters.ProgressReporter {
-	return e2ereporters.NewProgressReporter(framework.TestContext.ProgressReportURL)
-})
+// running is set once the real run starts: the e2e framework's dry-run
+// preview (framework.AfterReadingAllFlags) calls every report node first,
+// with every spec "passed", and nothing it sees may be written or posted.
+var running bool
 
-// Sonobuoy shows progress posted to --progress-report-url: completed =
-// passed specs, failures = their names.
-var _ = ginkgo.ReportBeforeSuite(func(report ginkgo.Report) {
-	progress().SetStartMsg()
-	progress().SetTestsTotal(report.PreRunStats.SpecsThatWillRun)
-})
+// planned lists the specs the preview says will run, in run order.
+var planned []record.Planned
 
-var _ = ginkgo.ReportAfterEach(func(report ginkgo.SpecReport) {
-	progress().ProcessSpecReport(report)
-})
+// journal is the run's record, appended as each case finishes; nil when
+// the run writes no report.
+var journal *record.Journal
 
-// The JUnit report users and Sonobuoy read: one testcase per spec, named
-// "NetworkPolicy <case>" so reports of different runs and releases join on
-// the name (tags are labels and may change), without the suite's own setup
-// and reporting nodes, which would count as passed testcases.
-var _ = ginkgo.ReportAfterSuite("netpol-conformance JUnit report", func(report ginkgo.Report) {
-	progress().SetEndMsg()
-	if config.junitReport == "" {
+// runID names this run's namespaces; it is logged before anything else.
+var runID string
+
+var _ = ginkgo.ReportAfterSuite("netpol-conformance report", func(report ginkgo.Report) {
+	if !running {
+		for _, s := range report.SpecReports {
+			if s.LeafNodeType == types.NodeTypeIt && s.State == types.SpecStatePassed {
+				planned = append(planned, record.Planned{Name: s.LeafNodeText, Family: first(s.Labels()), Tags: rest(s.Labels())})
+			}
+		}
 		return
 	}
-	framework.ExpectNoError(reporters.GenerateJUnitReportWithConfig(report, config.junitReport, reporters.JunitReportConfig{
-		OmitSuiteSetupNodes: true,
-		OmitLeafNodeType:    true,
-		OmitSpecLabels:      true,
-	}))
-	runInfo.SuiteVersion = version.Get()
-	runInfo.Started, runInfo.Finished = report.StartTime, report.EndTime
-	runInfo.Strict = config.strict
+	if journal == nil {
+		return
+	}
+	end := record.End{Finished: metav1.NewTime(report.EndTime)}
+	if !report.SuiteSucceeded && len(report.SpecialSuiteFailureReasons) > 0 {
+		end.Interrupted = "the suite stopped early: " + strings.Join(report.SpecialSuiteFailureReasons, "; ")
+	}
+	if setup := setupFailure(report); setup != "" && end.Interrupted == "" {
+		end.Interrupted = "the run's setup failed: " + setup
+	}
+	framework.ExpectNoError(journal.Append(record.Entry{End: &end}))
+	framework.ExpectNoError(journal.Close())
+	rec, err := record.ReadFile(journal.Path())
+	framework.ExpectNoError(err, "reading the run's journal back")
+	cause := end.Interrupted
+	if cause == "" {
+		cause = "the suite finished without running it"
+	}
+	rec.Complete(cause, report.EndTime)
 	known, err := profiles.Builtin()
 	framework.ExpectNoError(err, "loading the CNI profiles")
-	framework.ExpectNoError(results.Finish(config.junitReport, runInfo, known))
+	_, err = results.WriteReports(filepath.Dir(journal.Path()), rec, known)
+	framework.ExpectNoError(err)
 })
 
-// runInfo collects what the report says about the run; BeforeAll fills in
-// the cluster's part. Until then the CNI is unknown, so a run that never
-// reached the cluster reads no profile.
-var runInfo = results.Metadata{CNI: cni.Detection{Name: cni.Unknown, Evidence: "the suite did not reach the cluster"}}
+// setupFailure is the failure of a setup node (BeforeAll) that kept specs
+// from running, or "".
+func setupFailure(report ginkgo.Report) string {
+	for _, s := range report.SpecReports {
+		if s.Failed() && s.Failure.FailureNodeType == types.NodeTypeBeforeAll {
+			return strings.TrimSpace(s.Failure.Message)
+		}
+	}
+	return ""
+}
+
+func first(l []string) string {
+	if len(l) == 0 {
+		return ""
+	}
+	return l[0]
+}
+
+func rest(l []string) []string {
+	if len(l) < 2 {
+		return nil
+	}
+	return l[1:]
+}
+
+// startJournal opens the run's journal next to the JUnit report with every
+// spec the run will run.
+func startJournal() error {
+	if config.junitReport == "" {
+		return nil
+	}
+	set, err := loadCases()
+	if err != nil {
+		return err
+	}
+	journal, err = record.Create(filepath.Join(filepath.Dir(config.junitReport), record.JournalFile), record.Start{
+		RunID: runID, SuiteVersion: version.Get(), Started: metav1.Now(),
+		Strict: config.strict, CaseSetDigest: set.Digest(), Planned: planned,
+	})
+	return err
+}
 
 func TestNetworkPolicy(t *testing.T) {
+	if !clusterGiven && config.junitReport != "" {
+		// Asked for a report: skipping would write none and exit 0.
+		t.Fatal("no cluster named: --netpol.junit-report was given, but neither --kubeconfig nor a pod's in-cluster config")
+	}
 	if !clusterGiven {
 		t.Skip("no cluster named: the suite runs with --kubeconfig=PATH, or in a pod (see docs/suite.md)")
 	}
 	gomega.RegisterFailHandler(framework.Fail)
+	running = true
+	if err := startJournal(); err != nil {
+		t.Fatalf("starting the run's journal: %v", err)
+	}
 	suiteConfig, reporterConfig := framework.CreateGinkgoConfig()
 	ginkgo.RunSpecs(t, "netpol-conformance", suiteConfig, reporterConfig)
 }

@@ -20,6 +20,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/netpol-conformance/netpol-conformance/record"
 )
 
 // Environment variables the plugin reads. NETPOL_* are our knobs, settable
@@ -51,9 +53,11 @@ const (
 	// every case's convergence timeout needs far more, and Ginkgo's own
 	// default (1h) would be an accident rather than a decision.
 	DefaultGinkgoTimeout = 60 * time.Minute
-	// DefaultStopGrace fits in the 30 s Kubernetes gives a deleted pod,
-	// leaving time to write the results after the suite.
-	DefaultStopGrace = 20 * time.Second
+	// DefaultStopGrace exceeds the 30 s Ginkgo takes after an interrupt to
+	// abort the running spec and run its cleanup (deleting the run's
+	// namespaces), so the suite is killed only when it is stuck; the
+	// plugin's pod gets a grace period longer still (plugin.yaml).
+	DefaultStopGrace = 45 * time.Second
 )
 
 // File names in the results directory.
@@ -171,6 +175,10 @@ func orDefault(v, def string) string {
 // JUnitPath is where the suite is told to write its report.
 func (c Config) JUnitPath() string { return filepath.Join(c.ResultsDir, JUnitFile) }
 
+// JournalPath is where the suite writes the run's record, next to its
+// report.
+func (c Config) JournalPath() string { return filepath.Join(c.ResultsDir, record.JournalFile) }
+
 // SuiteArgs is the suite's command line for c. caseFiles says whether the
 // config dir holds case files. Our knobs are passed only when set, so the
 // suite's own defaults stay the single source of truth for the rest.
@@ -195,9 +203,6 @@ func (c Config) SuiteArgs(caseFiles bool) []string {
 		// a cluster that enforces nothing still says so in one line.
 		args = append(args, "--ginkgo.label-filter=("+c.Tags+") || enforcement")
 	}
-	// Sonobuoy's worker listens for progress updates on this port; the
-	// suite posts them with the e2e framework's progress reporter.
-	args = append(args, "--progress-report-url=http://localhost:"+c.ProgressPort+"/progress")
 	if c.ProbeTimeout > 0 {
 		add("probe-timeout", c.ProbeTimeout.String())
 	}

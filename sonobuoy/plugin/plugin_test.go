@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/netpol-conformance/netpol-conformance/record"
 )
 
 // fakeSuite is the path of testdata/fakesuite, built once for the package.
@@ -66,7 +68,6 @@ func TestConfigFromEnvMapsEveryKnob(t *testing.T) {
 		"--ginkgo.no-color",
 		"--netpol.cases=^deny-",
 		"--ginkgo.label-filter=(ingress && !sctp) || enforcement",
-		"--progress-report-url=http://localhost:8099/progress",
 		"--netpol.probe-timeout=2s",
 		"--netpol.convergence-timeout=45s",
 		"--netpol.protocols=TCP,UDP",
@@ -92,7 +93,6 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 		"--ginkgo.timeout=1h0m0s",
 		"--ginkgo.v",
 		"--ginkgo.no-color",
-		"--progress-report-url=http://localhost:8099/progress",
 	}
 	if got := cfg.SuiteArgs(false); !reflect.DeepEqual(got, want) {
 		t.Errorf("SuiteArgs:\n got %q\nwant %q", got, want)
@@ -205,7 +205,7 @@ func checkResults(t *testing.T, results string) string {
 func TestRunPassingSuite(t *testing.T) {
 	o, results := run(t, context.Background(), "pass", nil, nil)
 	if o.SuiteErr != nil || o.Synthesized != "" || o.Ran != 2 {
-		t.Errorf("outcome %+v: want the suite's report of 2 passed specs kept", o)
+		t.Errorf("outcome %+v: want the journal's 2 passed cases", o)
 	}
 	report := checkResults(t, results)
 	if !strings.Contains(report, "deny-all-ingress-in-x") || strings.Contains(report, FailedCaseName) {
@@ -232,8 +232,8 @@ func TestRunPassesFlagsAndExtraCaseFiles(t *testing.T) {
 
 func TestRunFailingSuiteKeepsItsReport(t *testing.T) {
 	o, results := run(t, context.Background(), "fail", nil, nil)
-	if o.SuiteErr == nil || o.Synthesized != "" || o.Ran != 1 {
-		t.Errorf("outcome %+v: want exit 1 and the suite's own report kept", o)
+	if o.SuiteErr == nil || o.Synthesized != "" || o.Ran != 2 {
+		t.Errorf("outcome %+v: want exit 1 and the journal's cases", o)
 	}
 	if report := checkResults(t, results); !strings.Contains(report, "expected X, observed .") {
 		t.Errorf("the suite's failure detail is lost:\n%s", report)
@@ -248,11 +248,10 @@ func TestRunWritesAFailingCaseWhenNoSpecRan(t *testing.T) {
 		want []string // in the failure message or details
 		kept bool     // the suite's own report is kept aside
 	}{
-		{"panic", []string{"the suite exited 2", "without writing its JUnit report", "panic: framework: no cluster", "unable to load the kubeconfig"}, false},
-		{"oom", []string{"killed by signal 9 (killed)", "out of memory", "probing 9x9 matrix"}, false},
+		{"panic", []string{"the suite exited 2", "without starting its journal", "panic: framework: no cluster", "unable to load the kubeconfig"}, false},
 		{"empty", []string{"no spec ran (0 skipped)", "exited 0", EnvCases}, true},
 		{"all-skipped", []string{"no spec ran (2 skipped)"}, true},
-		{"corrupt", []string{"JUnit report is unreadable"}, true},
+		{"corrupt", []string{"journal of the run is unreadable"}, true},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			o, results := run(t, context.Background(), tc.mode, nil, nil)
@@ -270,7 +269,8 @@ func TestRunWritesAFailingCaseWhenNoSpecRan(t *testing.T) {
 				}
 			}
 			_, err = os.Stat(filepath.Join(results, suiteReportKeptFile))
-			if kept := err == nil; kept != tc.kept {
+			_, err2 := os.Stat(filepath.Join(results, suiteJournalKeptFile))
+			if kept := err == nil || err2 == nil; kept != tc.kept {
 				t.Errorf("suite's own report kept aside: %v, want %v", kept, tc.kept)
 			}
 		})
@@ -308,9 +308,14 @@ func TestRunStoppedGracefully(t *testing.T) {
 	defer cancel()
 	o, results := run(t, ctx, "hang", &onLine{line: "ready", do: cancel}, nil)
 	if o.Synthesized != "" || o.Ran != 1 {
-		t.Errorf("outcome %+v: want the report the interrupted suite wrote", o)
+		t.Errorf("outcome %+v: want the cases the interrupted suite recorded", o)
 	}
-	checkResults(t, results)
+	report := checkResults(t, results)
+	for _, want := range []string{`status="fail"`, "interrupted by a signal", `status="not-run"`, "did not run: the suite stopped early: Interrupted by User"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report lacks %q:\n%s", want, report)
+		}
+	}
 }
 
 // A suite that ignores SIGTERM is killed after the grace period, and the
@@ -323,8 +328,11 @@ func TestRunStubbornSuiteIsKilled(t *testing.T) {
 	if d := time.Since(start); d > 20*time.Second {
 		t.Errorf("took %s: the grace period was not applied", d)
 	}
-	if report := checkResults(t, results); !strings.Contains(report, "the plugin was stopped") {
-		t.Errorf("outcome %+v; report:\n%s", o, report)
+	report := checkResults(t, results)
+	for _, want := range []string{"did not run: the plugin was stopped", `status="not-run"`, `name="netpol-conformance.complete" value="false"`} {
+		if !strings.Contains(report, want) {
+			t.Errorf("outcome %+v; report lacks %q:\n%s", o, want, report)
+		}
 	}
 }
 
@@ -333,6 +341,7 @@ func TestRunReplacesAStaleReport(t *testing.T) {
 	results := filepath.Join(dir, "results")
 	mustMkdir(t, results)
 	mustWrite(t, filepath.Join(results, JUnitFile), `<testsuites><testsuite><testcase name="old"/></testsuite></testsuites>`)
+	mustWrite(t, filepath.Join(results, record.JournalFile), `{"start":{"schema":"`+record.Schema+`","runID":"old","started":null,"strict":false,"planned":[{"name":"old"}]}}`+"\n"+`{"case":{"name":"old","outcome":"passed","started":null,"finished":null}}`+"\n")
 	t.Setenv("FAKE_SUITE_MODE", "panic")
 	cfg, _ := ConfigFromEnv(env(map[string]string{EnvResultsDir: results, EnvConfigDir: filepath.Join(dir, "none")}))
 	cfg.SuiteBinary = fakeSuite

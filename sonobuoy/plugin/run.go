@@ -11,13 +11,18 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/netpol-conformance/netpol-conformance/profiles"
+	"github.com/netpol-conformance/netpol-conformance/record"
+	"github.com/netpol-conformance/netpol-conformance/results"
 )
 
 const (
 	// suiteReportKeptFile keeps the suite's own report when it is replaced
 	// by a failing one (a report whose specs were all skipped, or a corrupt
 	// file), so nothing the suite wrote is lost from the tarball.
-	suiteReportKeptFile = "suite-junit.xml"
+	suiteReportKeptFile  = "suite-junit.xml"
+	suiteJournalKeptFile = "suite-journal.jsonl"
 
 	// FailedCaseName names the test case written when the suite produced no
 	// usable report.
@@ -89,6 +94,11 @@ func Run(ctx context.Context, cfg Config, cfgErr error, out io.Writer) (Outcome,
 		if err := keepSuiteReport(cfg.JUnitPath(), filepath.Join(cfg.ResultsDir, suiteReportKeptFile)); err != nil {
 			return o, err
 		}
+		// The journal goes aside too: what the tarball is read from must
+		// say what this report says.
+		if err := keepSuiteReport(cfg.JournalPath(), filepath.Join(cfg.ResultsDir, suiteJournalKeptFile)); err != nil {
+			return o, err
+		}
 		report, err := failingReport(FailedCaseName, o.Synthesized, details)
 		if err != nil {
 			return o, err
@@ -122,10 +132,18 @@ func runSuite(ctx context.Context, cfg Config, w io.Writer, tail *tailWriter) Ou
 	for _, f := range caseFiles {
 		fmt.Fprintf(w, "netpol-conformance plugin: extra case file %s\n", f)
 	}
-	// A report left by an earlier attempt of this container must not be
-	// taken for this run's.
-	if err := os.Remove(cfg.JUnitPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
-		o.Synthesized = "a stale report could not be removed; the suite did not run"
+	// A report or journal left by an earlier attempt of this container
+	// must not be taken for this run's.
+	for _, stale := range []string{cfg.JUnitPath(), cfg.JournalPath()} {
+		if err := os.Remove(stale); err != nil && !errors.Is(err, os.ErrNotExist) {
+			o.Synthesized = "a stale report could not be removed; the suite did not run"
+			fmt.Fprintf(w, "netpol-conformance plugin: %v\n", err)
+			return o
+		}
+	}
+	set, err := profiles.Builtin()
+	if err != nil {
+		o.Synthesized = "the built-in CNI profiles do not load; the suite did not run"
 		fmt.Fprintf(w, "netpol-conformance plugin: %v\n", err)
 		return o
 	}
@@ -146,7 +164,18 @@ func runSuite(ctx context.Context, cfg Config, w io.Writer, tail *tailWriter) Ou
 		cmd.WaitDelay = DefaultStopGrace
 	}
 	start := time.Now()
+	var progress *progressPoster
+	progressCtx, stopProgress := context.WithCancel(ctx)
+	progressDone := make(chan struct{})
+	if cfg.ProgressPort != "" {
+		progress = newProgressPoster("http://localhost:"+cfg.ProgressPort+"/progress", cfg.JournalPath(), set, w)
+		go func() { defer close(progressDone); progress.run(progressCtx) }()
+	} else {
+		close(progressDone)
+	}
 	o.SuiteErr = cmd.Run()
+	stopProgress()
+	<-progressDone
 	elapsed := time.Since(start).Round(time.Second)
 	fmt.Fprintf(w, "netpol-conformance plugin: suite exited after %s: %s\n", elapsed, exitDescription(o.SuiteErr))
 
@@ -161,19 +190,57 @@ func runSuite(ctx context.Context, cfg Config, w io.Writer, tail *tailWriter) Ou
 	default:
 		why = "the suite exited 0"
 	}
-	sum, err := readReport(cfg.JUnitPath())
+	// The journal is the run's record. A suite that did not close it (it
+	// was killed, crashed or timed out) gets it sealed with the reason, so
+	// every case it did not finish fails as not run, saying why.
+	cause := fmt.Sprintf("%s after %s", why, elapsed)
+	rec, err := record.Seal(cfg.JournalPath(), cause, time.Now())
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		o.Synthesized = fmt.Sprintf("%s after %s without writing its JUnit report", why, elapsed)
+		o.Synthesized = fmt.Sprintf("%s without starting its journal of the run", cause)
+		return o
 	case err != nil:
-		o.Synthesized = fmt.Sprintf("%s after %s and its JUnit report is unreadable: %v", why, elapsed, err)
-	case sum.Ran == 0:
-		o.Ran, o.Skipped = sum.Ran, sum.Skipped
-		o.Synthesized = fmt.Sprintf("no spec ran (%d skipped): %s after %s; check %s and %s", sum.Skipped, why, elapsed, EnvCases, EnvTags)
-	default:
-		o.Ran, o.Skipped = sum.Ran, sum.Skipped
+		o.Synthesized = fmt.Sprintf("%s and its journal of the run is unreadable: %v", cause, err)
+		return o
+	}
+	if rec.End.Interrupted != "" {
+		cause = rec.End.Interrupted
+		fmt.Fprintf(w, "netpol-conformance plugin: incomplete run: %s\n", cause)
+	}
+	rec.Complete(cause, time.Now())
+	run, err := results.WriteReports(cfg.ResultsDir, rec, set)
+	if err != nil {
+		o.Synthesized = fmt.Sprintf("%s and its report could not be written: %v", cause, err)
+		return o
+	}
+	if progress != nil {
+		progress.finalPost(rec)
+	}
+	o.Ran, o.Skipped = countRan(run)
+	if o.Ran == 0 && run.Counts()[results.NotRun] == 0 {
+		// Complete, and nothing ran: the filters selected nothing, or
+		// everything was skipped. (A run cut short already fails: its
+		// cases did not run.)
+		o.Synthesized = fmt.Sprintf("no spec ran (%d skipped): %s; check %s and %s", o.Skipped, cause, EnvCases, EnvTags)
 	}
 	return o
+}
+
+// countRan counts the cases of a run that ran and those skipped. The
+// enforcement check always runs, whatever the filters select; passing
+// alone, it checked no case at all. A known deviation or an
+// implementation-defined reading ran; a case that did not run did not.
+func countRan(run *results.Run) (ran, skipped int) {
+	for _, c := range run.Cases {
+		switch {
+		case c.Name == record.EnforcementCheck && c.Verdict == results.Pass:
+		case c.Verdict == results.Skipped:
+			skipped++
+		case c.Verdict != results.NotRun:
+			ran++
+		}
+	}
+	return ran, skipped
 }
 
 // exitDescription says how a process ended, in words.

@@ -1,0 +1,219 @@
+package results
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/onsi/ginkgo/v2/reporters"
+
+	"github.com/netpol-conformance/netpol-conformance/cni"
+	"github.com/netpol-conformance/netpol-conformance/profiles"
+	"github.com/netpol-conformance/netpol-conformance/record"
+)
+
+// testcasePrefix opens every testcase name: "NetworkPolicy <case>", so the
+// reports of different runs and releases join on the name.
+const testcasePrefix = "NetworkPolicy "
+
+// FromRecord reads a run's record against the CNI profiles in set: every
+// case gets its verdict class. A case the run planned but did not record is
+// expected to have been added by record.Run.Complete; one that was not is
+// not in the result.
+func FromRecord(name string, rec *record.Run, set profiles.Set) *Run {
+	detected := cni.Detection{Name: cni.Unknown, Evidence: "the suite did not reach the cluster"}
+	if rec.Cluster != nil {
+		detected = rec.Cluster.CNI
+	}
+	run := &Run{Name: name, byName: map[string]int{}, Properties: map[string]string{}, Record: rec}
+	for _, rc := range rec.Cases {
+		c := classifyRecord(rc, detected, set, rec.Start.Strict)
+		run.byName[c.Name] = len(run.Cases)
+		run.Cases = append(run.Cases, c)
+	}
+	m := metadataOf(rec, run)
+	for _, p := range m.properties() {
+		run.Properties[strings.TrimPrefix(p.Name, metadataPrefix)] = p.Value
+	}
+	return run
+}
+
+// classifyRecord gives one recorded case its verdict class.
+func classifyRecord(rc record.Case, detected cni.Detection, set profiles.Set, strict bool) Case {
+	c := Case{Name: rc.Name, Message: rc.Message, Detail: rc.Detail, OwnReadings: rc.OwnReadings}
+	for _, s := range rc.Stages {
+		if s.TimeToEnforce == nil {
+			continue
+		}
+		switch d := s.TimeToEnforce.Duration; {
+		case s.Name == record.ResetStage:
+			c.TimeToRemove = d
+		case d > c.TimeToEnforce:
+			c.TimeToEnforce = d
+		}
+	}
+	predicted := set.Lookup(detected.Name, detected.Version, rc.Name)
+	if rc.Outcome == record.Passed && predicted != nil && detected.Version == "" && predicted.Versions.FixedIn != "" {
+		// Passing where a deviation is known up to some release, on a
+		// version nobody knows: most likely a fixed release, not news.
+		predicted = nil
+	}
+	switch rc.Outcome {
+	case record.NotRun:
+		c.Verdict = NotRun
+		return c
+	case record.Skipped:
+		c.Verdict = Skipped
+		return c
+	case record.Errored:
+		// Failed for another reason than the cluster's behaviour: no
+		// profile explains that.
+		c.Verdict = Fail
+		return c
+	case record.Departed:
+		c.Verdict = Classify(Fail, len(rc.OwnReadings) > 0, predicted)
+	default:
+		c.Verdict = Classify(Pass, len(rc.OwnReadings) > 0, predicted)
+	}
+	source := ""
+	if p := set.Profile(detected.Name); p != nil {
+		source = "profiles/" + p.Source
+	}
+	switch c.Verdict {
+	case Fixed:
+		c.Message = fmt.Sprintf("FIXED: %s is expected to deviate here (%s), but the case passed. If the fix is real, set versions.fixedIn of this case in %s.",
+			detected, predicted.Link, source)
+	case KnownDeviation, ImplementationDefined:
+		if predicted != nil {
+			c.Message = fmt.Sprintf("%s of %s (%s, %s): %s See %s",
+				c.Verdict, detected, source, predicted.Versions, strings.TrimSpace(predicted.Behaviour), predicted.Link)
+		}
+	}
+	return c
+}
+
+// metadataOf is the run's metadata as report.json and the JUnit properties
+// carry it.
+func metadataOf(rec *record.Run, run *Run) Metadata {
+	m := Metadata{
+		SchemaVersion: MetadataSchemaVersion,
+		RunID:         rec.Start.RunID,
+		SuiteVersion:  rec.Start.SuiteVersion,
+		CaseSetDigest: rec.Start.CaseSetDigest,
+		CNI:           cni.Detection{Name: cni.Unknown, Evidence: "the suite did not reach the cluster"},
+		Started:       rec.Start.Started.Time,
+		Strict:        rec.Start.Strict,
+		Verdicts:      run.Counts(),
+	}
+	m.Complete = rec.Finished() && rec.End.Interrupted == "" && !rec.Truncated && m.Verdicts[NotRun] == 0
+	if rec.Cluster != nil {
+		m.ReachedCluster = true
+		m.KubernetesVersion, m.Nodes, m.CNI = rec.Cluster.KubernetesVersion, rec.Cluster.Nodes, rec.Cluster.CNI
+	}
+	if rec.End != nil {
+		m.Finished = rec.End.Finished.Time
+	}
+	return m
+}
+
+// WriteReports renders a run's record into dir as the JUnit report Sonobuoy
+// and CI read (JUnitFile) and report.json, and returns the classified run.
+// Both are written to a temporary name and renamed, so a reader never sees
+// half a report.
+func WriteReports(dir string, rec *record.Run, set profiles.Set) (*Run, error) {
+	run := FromRecord("netpol-conformance", rec, set)
+	doc := junitOf(run, rec)
+	out, err := xml.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encoding the JUnit report: %w", err)
+	}
+	if err := writeAtomic(filepath.Join(dir, JUnitFile), append([]byte(xml.Header), append(out, '\n')...)); err != nil {
+		return nil, err
+	}
+	js, err := json.MarshalIndent(metadataOf(rec, run), "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encoding run metadata: %w", err)
+	}
+	if err := writeAtomic(filepath.Join(dir, MetadataFile), append(js, '\n')); err != nil {
+		return nil, err
+	}
+	return run, nil
+}
+
+func writeAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// junitOf renders the classified run as JUnit: one testcase per case, its
+// status the verdict class. A failing case's message is one line and its
+// body the detail, once. A known deviation (unless strict) and an
+// implementation-defined reading are skipped testcases whose message is the
+// profile's words and link, so a nightly job fails only on regressions and
+// `sonobuoy results` shows why.
+func junitOf(run *Run, rec *record.Run) reporters.JUnitTestSuites {
+	suite := reporters.JUnitTestSuite{
+		Name:      "netpol-conformance",
+		Package:   "netpol-conformance",
+		Timestamp: rec.Start.Started.UTC().Format(time.RFC3339),
+	}
+	m := metadataOf(rec, run)
+	suite.Properties.Properties = m.properties()
+	for i, c := range run.Cases {
+		rc := rec.Cases[i]
+		tc := reporters.JUnitTestCase{
+			Name:      testcasePrefix + c.Name,
+			Classname: "netpol-conformance",
+			Status:    string(c.Verdict),
+			Time:      rc.Finished.Sub(rc.Started.Time).Seconds(),
+			SystemErr: strings.Join(append(append([]string{}, rc.Notes...), ownReadingLines(rc.OwnReadings)...), "\n"),
+		}
+		switch {
+		case c.Verdict.Failing(m.Strict):
+			tc.Failure = &reporters.JUnitFailure{Message: oneLine(c.Message), Type: "failed", Description: c.Detail}
+			suite.Failures++
+		case c.Verdict == KnownDeviation || c.Verdict == ImplementationDefined && rc.Outcome == record.Departed:
+			tc.Skipped = &reporters.JUnitSkipped{Message: oneLine(c.Message)}
+			tc.SystemOut = "The case failed as the profile predicts:\n" + c.Detail
+			suite.Skipped++
+		case c.Verdict == Skipped:
+			tc.Skipped = &reporters.JUnitSkipped{Message: oneLine(c.Message)}
+			suite.Skipped++
+		case c.Verdict == Fixed:
+			tc.SystemOut = c.Message
+		}
+		suite.TestCases = append(suite.TestCases, tc)
+		suite.Tests++
+		suite.Time += tc.Time
+	}
+	return reporters.JUnitTestSuites{
+		Tests: suite.Tests, Failures: suite.Failures, Disabled: suite.Skipped, Time: suite.Time,
+		TestSuites: []reporters.JUnitTestSuite{suite},
+	}
+}
+
+// ownReadingLines renders implementation-defined cells as the suite always
+// has, so older readers of system-err still find them.
+func ownReadingLines(readings []string) []string {
+	var out []string
+	for _, r := range readings {
+		out = append(out, implementationDefinedEntry+"\n"+r)
+	}
+	return out
+}
+
+// oneLine keeps a message to its first line: Sonobuoy prints it on its own.
+func oneLine(s string) string {
+	first, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return first
+}
