@@ -27,20 +27,24 @@ type Difference struct {
 	// Slower and Faster changed their time to enforce by more than the
 	// threshold given to Diff.
 	Slower, Faster []Change
-	// Gone were in the old run only; Added in the new one only.
+	// Gone were in the old run only (not run in the new one); Added in the
+	// new one only (not run in the old one).
 	Gone, Added []string
 }
 
-// Regressed reports whether the new run is worse: new failures, or cases
-// that no longer run or are gone. CI fails on it.
+// Regressed reports whether the new run is worse, or cannot be held against
+// the old one: new failures, cases that no longer run, cases one run has
+// and the other lacks. CI fails on it.
 func (d Difference) Regressed() bool {
-	return len(d.NewFailures) > 0 || len(d.Gone) > 0 || len(d.Stopped) > 0
+	return len(d.NewFailures) > 0 || len(d.Gone) > 0 || len(d.Stopped) > 0 || len(d.Added) > 0
 }
 
 // Diff compares two runs of one cluster. A time to enforce counts as
 // changed when it moved by more than threshold and by more than half.
+// A new run that is strict fails on known deviations as well.
 func Diff(old, new *Run, threshold time.Duration) Difference {
 	var d Difference
+	failing := func(r *Run, c *Case) bool { return c.Verdict.Failing(r.Strict()) }
 	for i := range old.Cases {
 		oc := &old.Cases[i]
 		nc := new.Case(oc.Name)
@@ -50,7 +54,7 @@ func Diff(old, new *Run, threshold time.Duration) Difference {
 		}
 		ch := Change{Case: oc.Name, Old: oc, New: nc}
 		switch {
-		case nc.Verdict == Fail && oc.Verdict != Fail:
+		case failing(new, nc) && !failing(old, oc):
 			d.NewFailures = append(d.NewFailures, ch)
 		case oc.Verdict != Skipped && nc.Verdict == Skipped:
 			d.Stopped = append(d.Stopped, ch)
@@ -71,7 +75,7 @@ func Diff(old, new *Run, threshold time.Duration) Difference {
 	for i, nc := range new.Cases {
 		if old.Case(nc.Name) == nil {
 			d.Added = append(d.Added, nc.Name)
-			if nc.Verdict == Fail {
+			if failing(new, &new.Cases[i]) {
 				d.NewFailures = append(d.NewFailures, Change{Case: nc.Name, New: &new.Cases[i]})
 			}
 		}
@@ -102,10 +106,10 @@ func (d Difference) String() string {
 	section("slower to enforce", d.Slower, timing)
 	section("faster to enforce", d.Faster, timing)
 	if len(d.Gone) > 0 {
-		fmt.Fprintf(&b, "MISSING from the new run (%d): %s\n", len(d.Gone), strings.Join(d.Gone, ", "))
+		fmt.Fprintf(&b, "NOT RUN in the new run (%d): %s\n", len(d.Gone), strings.Join(d.Gone, ", "))
 	}
 	if len(d.Added) > 0 {
-		fmt.Fprintf(&b, "new cases (%d): %s\n", len(d.Added), strings.Join(d.Added, ", "))
+		fmt.Fprintf(&b, "NOT RUN in the old run (%d), so not comparable: %s\n", len(d.Added), strings.Join(d.Added, ", "))
 	}
 	if b.Len() == 0 {
 		return "no change\n"

@@ -1,17 +1,12 @@
 package results
 
 import (
-	"encoding/json"
-	"encoding/xml"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/onsi/ginkgo/v2/reporters"
 
 	"github.com/netpol-conformance/netpol-conformance/cni"
-	"github.com/netpol-conformance/netpol-conformance/profiles"
 )
 
 // MetadataFile is written next to the JUnit report.
@@ -69,38 +64,4 @@ func (m Metadata) properties() []reporters.JUnitProperty {
 		ps = append(ps, reporters.JUnitProperty{Name: metadataPrefix + "verdicts." + string(v), Value: fmt.Sprint(m.Verdicts[v])})
 	}
 	return ps
-}
-
-// Finish completes the suite's JUnit report: every case gets its verdict
-// class against the CNI's profile (see classifyReport), and the run's
-// metadata goes into the suite properties and into report.json next to it.
-func Finish(junitPath string, m Metadata, set profiles.Set) error {
-	data, err := os.ReadFile(junitPath)
-	if err != nil {
-		return fmt.Errorf("reading the JUnit report: %w", err)
-	}
-	var doc reporters.JUnitTestSuites
-	if err := xml.Unmarshal(data, &doc); err != nil {
-		return fmt.Errorf("parsing the JUnit report %s: %w", junitPath, err)
-	}
-	m.SchemaVersion = MetadataSchemaVersion
-	m.Verdicts = classifyReport(&doc, m.CNI, set, m.Strict)
-	for i := range doc.TestSuites {
-		doc.TestSuites[i].Properties.Properties = append(doc.TestSuites[i].Properties.Properties, m.properties()...)
-	}
-	out, err := xml.MarshalIndent(doc, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encoding the JUnit report: %w", err)
-	}
-	if err := os.WriteFile(junitPath, append([]byte(xml.Header), out...), 0o644); err != nil {
-		return fmt.Errorf("writing the JUnit report: %w", err)
-	}
-	js, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encoding run metadata: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(filepath.Dir(junitPath), MetadataFile), append(js, '\n'), 0o644); err != nil {
-		return fmt.Errorf("writing run metadata: %w", err)
-	}
-	return nil
 }

@@ -60,6 +60,8 @@ type Run struct {
 	// Record is the run's record, when the report carried its journal.
 	Record *record.Run
 	byName map[string]int
+	// dryRun is set for a JUnit report written without running anything.
+	dryRun bool
 }
 
 // Case returns the case with that name, or nil.
@@ -87,6 +89,9 @@ const (
 	maxReportFile   = record.MaxJournal
 )
 
+// uncompressedLimit is MaxUncompressed; tests lower it.
+var uncompressedLimit int64 = MaxUncompressed
+
 // Load reads a run from a results tarball (Sonobuoy's, or the plugin's own)
 // or from a bare journal or JUnit XML file. A tarball's journal, the run's
 // record, is what it is read from; a JUnit report only when no journal is
@@ -108,7 +113,7 @@ func Load(path string) (*Run, error) {
 	switch {
 	case strings.HasSuffix(path, ".tar.gz") || strings.HasSuffix(path, ".tgz"):
 		found := map[string][]byte{}
-		budget := int64(MaxUncompressed)
+		budget := uncompressedLimit
 		if err := filesFromTarball(io.LimitReader(f, MaxCompressed), "", found, &budget); err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
@@ -220,7 +225,7 @@ type budgetReader struct {
 
 func (b *budgetReader) Read(p []byte) (int, error) {
 	if *b.left <= 0 {
-		return 0, fmt.Errorf("more than %d MiB after decompression: not a report", MaxUncompressed>>20)
+		return 0, fmt.Errorf("more than %d MiB after decompression: not a report", uncompressedLimit>>20)
 	}
 	if int64(len(p)) > *b.left {
 		p = p[:*b.left]
@@ -244,8 +249,9 @@ type junitSuite struct {
 }
 
 type junitCase struct {
-	Name    string `xml:"name,attr"`
-	Status  string `xml:"status,attr"`
+	Name    string  `xml:"name,attr"`
+	Status  string  `xml:"status,attr"`
+	Time    float64 `xml:"time,attr"`
 	Failure *struct {
 		Message string `xml:"message,attr"`
 		Text    string `xml:",chardata"`
@@ -265,10 +271,32 @@ type junitCase struct {
 // would a careless comparison.
 func Parse(name string, r io.Reader) (*Run, error) {
 	var doc junitSuites
-	if err := xml.NewDecoder(r).Decode(&doc); err != nil {
+	dec := xml.NewDecoder(r)
+	if err := dec.Decode(&doc); err != nil {
 		return nil, fmt.Errorf("not a JUnit report (want <testsuites>): %w", err)
 	}
+	// Anything but whitespace and comments after the document is a second
+	// report appended to the first: which one is the run?
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("after the report: %w", err)
+		}
+		switch t := tok.(type) {
+		case xml.CharData:
+			if len(bytes.TrimSpace(t)) == 0 {
+				continue
+			}
+		case xml.Comment, xml.ProcInst:
+			continue
+		}
+		return nil, errors.New("more after the </testsuites> that ends the report: two reports in one file")
+	}
 	run := &Run{Name: name, byName: map[string]int{}, Properties: map[string]string{}}
+	timed := false
 	for _, s := range doc.Suites {
 		for _, p := range s.Properties {
 			if key, ok := strings.CutPrefix(p.Name, metadataPrefix); ok {
@@ -276,6 +304,10 @@ func Parse(name string, r io.Reader) (*Run, error) {
 			}
 		}
 		for _, jc := range s.Cases {
+			if err := consistent(jc); err != nil {
+				return nil, err
+			}
+			timed = timed || jc.Time > 0
 			c, ok := caseOf(jc)
 			if !ok {
 				continue
@@ -290,7 +322,25 @@ func Parse(name string, r io.Reader) (*Run, error) {
 	if len(run.Cases) == 0 {
 		return nil, errors.New("the report holds no testcase: the suite did not run, which is not a pass")
 	}
+	if !timed && run.Counts()[Pass] == len(run.Cases) {
+		run.dryRun = true
+	}
 	return run, nil
+}
+
+// consistent rejects a testcase that says two things at once: a passing
+// status next to a failure, or a failure next to a skip.
+func consistent(jc junitCase) error {
+	failed := jc.Failure != nil || jc.Error != nil
+	switch {
+	case failed && (jc.Status == "pass" || jc.Status == "passed"):
+		return fmt.Errorf("testcase %q has status %q and a failure: contradictory", jc.Name, jc.Status)
+	case failed && jc.Skipped != nil:
+		return fmt.Errorf("testcase %q is both failed and skipped: contradictory", jc.Name)
+	case jc.Skipped != nil && (jc.Status == "pass" || jc.Status == "passed"):
+		return fmt.Errorf("testcase %q has status %q and is skipped: contradictory", jc.Name, jc.Status)
+	}
+	return nil
 }
 
 // Ginkgo's default JUnit names read "[It] NetworkPolicy case [tag, ...]";
@@ -367,3 +417,59 @@ func firstNonEmpty(s ...string) string {
 	}
 	return ""
 }
+
+// Unusable is the error of a report that cannot be compared: it exists and
+// parses, but says nothing about a cluster's enforcement.
+type Unusable struct {
+	Source, Reason string
+}
+
+func (u *Unusable) Error() string { return fmt.Sprintf("%s: not a usable run: %s", u.Source, u.Reason) }
+
+// Usable returns an *Unusable error for a run that tested nothing: one that
+// never reached the cluster, a dry run, one holding only the enforcement
+// check, or one whose every case was skipped although NetworkPolicy was
+// found enforced. A run on a cluster that enforces nothing (the check
+// failed, every case skipped) is usable: that is its finding.
+func (r *Run) Usable() error {
+	unusable := func(format string, a ...any) error {
+		return &Unusable{Source: r.Source, Reason: fmt.Sprintf(format, a...)}
+	}
+	if r.Properties["reachedCluster"] == "false" ||
+		r.Properties["cniEvidence"] == "the suite did not reach the cluster" && r.Properties["kubernetesVersion"] == "" && len(r.Properties) > 0 {
+		return unusable("the suite never reached the cluster (%s)", r.firstFailure())
+	}
+	if r.dryRun {
+		return unusable("a dry run: every testcase passed in no time, written before any spec ran")
+	}
+	enforcement := r.Case(record.EnforcementCheck)
+	cases, skipped := 0, 0
+	for _, c := range r.Cases {
+		if c.Name == record.EnforcementCheck {
+			continue
+		}
+		cases++
+		if c.Verdict == Skipped {
+			skipped++
+		}
+	}
+	switch {
+	case cases == 0:
+		return unusable("it holds only the enforcement check, no case")
+	case skipped == cases && (enforcement == nil || !enforcement.Verdict.Failing(false)):
+		return unusable("all %d cases were skipped (%s)", cases, r.Cases[len(r.Cases)-1].Message)
+	}
+	return nil
+}
+
+func (r *Run) firstFailure() string {
+	for _, c := range r.Cases {
+		if c.Verdict.Failing(false) && c.Message != "" {
+			return c.Message
+		}
+	}
+	return "no case says why"
+}
+
+// Strict reports whether the run was strict: known deviations fail it.
+func (r *Run) Strict() bool { return r.Properties["strict"] == "true" }

@@ -1,6 +1,10 @@
 package results
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+
 	"fmt"
 	"maps"
 	"os"
@@ -10,8 +14,11 @@ import (
 	"testing/fstest"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/netpol-conformance/netpol-conformance/cni"
 	"github.com/netpol-conformance/netpol-conformance/profiles"
+	"github.com/netpol-conformance/netpol-conformance/record"
 )
 
 // The testdata reports are real runs on the local cluster (2026-11-26):
@@ -166,32 +173,16 @@ func TestHTML(t *testing.T) {
 }
 
 // TestJUnitStrict: a known deviation fails the comparison's JUnit only when
-// strict; the recorded kube-router run, classified against its real
-// profile, holds one.
+// strict; the recorded kube-router run, classified against its profile,
+// holds one.
 func TestJUnitStrict(t *testing.T) {
-	set, err := profiles.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	recorded, err := os.ReadFile("testdata/kube-router.xml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "kube-router.xml")
-	data := strings.Replace(string(recorded), `message="== initial`, `message="`+DepartureHeader+`&#xA;== initial`, 1)
-	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := Finish(path, Metadata{CNI: cni.Detection{Name: "kube-router", Version: "v2.1.0"}}, set); err != nil {
-		t.Fatal(err)
-	}
-	m := Compare([]*Run{load(t, path)}, egressFamily)
-	for strict, want := range map[bool]string{false: `failures="4"`, true: `failures="5"`} {
+	m := Compare([]*Run{load(t, "../docs/runs/kube-router.tar.gz")}, egressFamily)
+	for strict, want := range map[bool]string{false: `failures="0"`, true: `failures="1"`} {
 		var b strings.Builder
 		if err := m.JUnit(&b, strict); err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(b.String(), `<testsuites tests="101" disabled="0" errors="0" `+want) {
+		if !strings.Contains(b.String(), `<testsuites tests="104" disabled="0" errors="0" `+want) {
 			t.Errorf("strict=%v: want %s:\n%s", strict, want, b.String()[:300])
 		}
 	}
@@ -262,22 +253,34 @@ deviations:
   link: https://example.com/kube-router/3
 `
 
-// TestFinish classifies a recorded JUnit report against a profile and
-// writes its metadata, then reads both back.
-func TestFinish(t *testing.T) {
+// TestWriteReports classifies a run's record against a profile and renders
+// the JUnit report and report.json from it, then reads both back.
+func TestWriteReports(t *testing.T) {
 	set, err := profiles.Load(fstest.MapFS{"kube-router.yaml": {Data: []byte(kubeRouterProfile)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	recorded, err := os.ReadFile("testdata/kube-router.xml")
-	if err != nil {
-		t.Fatal(err)
+	start := metav1.NewTime(time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC))
+	rec := func(detected cni.Detection, strict bool) *record.Run {
+		r := &record.Run{
+			Start: record.Start{RunID: "r1", Started: start, Strict: strict, Planned: []record.Planned{
+				{Name: record.EnforcementCheck}, {Name: "egress-rule-without-policytypes-isolates-ingress"}, {Name: "deny-all-ingress-in-x"},
+				{Name: "ns-selector-exists"}, {Name: "hairpin"}, {Name: "sctp-only"}, {Name: "cut-short"}}},
+			Cluster: &record.Cluster{KubernetesVersion: "v1.34.2", Nodes: 1, CNI: detected},
+			Cases: []record.Case{
+				{Name: record.EnforcementCheck, Outcome: record.Passed},
+				{Name: "egress-rule-without-policytypes-isolates-ingress", Outcome: record.Departed, Message: "the cluster departs in 2 cells", Detail: "80/TCP: diff ..."},
+				{Name: "deny-all-ingress-in-x", Outcome: record.Passed},
+				// Profiled, but it failed on an error: no profile explains that.
+				{Name: "ns-selector-exists", Outcome: record.Errored, Message: "timedout: probing"},
+				{Name: "hairpin", Outcome: record.Passed, OwnReadings: []string{"x/a -> x/a: observed blocked"}},
+				{Name: "sctp-only", Outcome: record.Skipped, Message: "SCTP not probed"},
+			},
+			End: &record.End{Finished: metav1.NewTime(start.Add(6 * time.Minute)), Interrupted: "the suite was killed by signal 9 after 6m0s"},
+		}
+		r.Complete(r.End.Interrupted, start.Time)
+		return r
 	}
-	// The recorded run predates the departure header; its other four
-	// failures are errors of the run (probing from a missing DNS pod),
-	// which no profile may explain.
-	data := []byte(strings.Replace(string(recorded), `message="== initial`, `message="`+DepartureHeader+`&#xA;== initial`, 1))
-	start := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		name       string
 		strict     bool
@@ -286,80 +289,57 @@ func TestFinish(t *testing.T) {
 		junitFails int
 	}{
 		{"kube-router v2.1.0", false, cni.Detection{Name: "kube-router", Version: "v2.1.0"},
-			// Two passing cases took their own readings of open cells.
-			// ns-selector-exists is profiled, but failed on an error.
-			map[Verdict]int{Pass: 93, Fail: 4, KnownDeviation: 1, Fixed: 1, ImplementationDefined: 2}, 4},
+			map[Verdict]int{Pass: 1, KnownDeviation: 1, Fixed: 1, Fail: 1, ImplementationDefined: 1, Skipped: 1, NotRun: 1}, 2},
 		{"strict", true, cni.Detection{Name: "kube-router", Version: "v2.1.0"},
-			map[Verdict]int{Pass: 93, Fail: 4, KnownDeviation: 1, Fixed: 1, ImplementationDefined: 2}, 5},
+			map[Verdict]int{Pass: 1, KnownDeviation: 1, Fixed: 1, Fail: 1, ImplementationDefined: 1, Skipped: 1, NotRun: 1}, 3},
 		{"a version before the deviation", false, cni.Detection{Name: "kube-router", Version: "v1.6.0"},
-			map[Verdict]int{Pass: 93, Fail: 5, Fixed: 1, ImplementationDefined: 2}, 5},
+			map[Verdict]int{Pass: 1, Fail: 2, Fixed: 1, ImplementationDefined: 1, Skipped: 1, NotRun: 1}, 3},
 		{"an unknown version: a bounded deviation that did not happen is no news", false, cni.Detection{Name: "kube-router"},
-			map[Verdict]int{Pass: 94, Fail: 4, KnownDeviation: 1, ImplementationDefined: 2}, 4},
+			map[Verdict]int{Pass: 2, KnownDeviation: 1, Fail: 1, ImplementationDefined: 1, Skipped: 1, NotRun: 1}, 2},
 		{"a CNI without a profile", false, cni.Detection{Name: cni.Unknown},
-			map[Verdict]int{Pass: 94, Fail: 5, ImplementationDefined: 2}, 5},
+			map[Verdict]int{Pass: 2, Fail: 2, ImplementationDefined: 1, Skipped: 1, NotRun: 1}, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), JUnitFile)
-			if err := os.WriteFile(path, data, 0o644); err != nil {
+			dir := t.TempDir()
+			if _, err := WriteReports(dir, rec(tc.detected, tc.strict), set); err != nil {
 				t.Fatal(err)
 			}
-			m := Metadata{SuiteVersion: "v0.1.0", KubernetesVersion: "v1.34.2", Nodes: 1, CaseSetDigest: "sha256:0123456789abcdef",
-				CNI: tc.detected, Strict: tc.strict, Started: start, Finished: start.Add(6 * time.Minute)}
-			if err := Finish(path, m, set); err != nil {
-				t.Fatal(err)
-			}
-			r := load(t, path)
-			if r.Properties["kubernetesVersion"] != "v1.34.2" || r.Properties["cni"] != tc.detected.Name || r.Properties["finished"] != "2026-11-26T09:06:00Z" {
+			r := load(t, filepath.Join(dir, JUnitFile))
+			if r.Properties["kubernetesVersion"] != "v1.34.2" || r.Properties["cni"] != tc.detected.Name || r.Properties["complete"] != "false" || r.Properties["runID"] != "r1" {
 				t.Errorf("properties = %v", r.Properties)
 			}
 			if n := r.Counts(); !maps.Equal(n, tc.counts) {
 				t.Errorf("verdicts = %v, want %v", n, tc.counts)
 			}
 			// What a nightly job sees: JUnit failures are the regressions
-			// (and the known deviations under --strict), nothing else.
-			out, _ := os.ReadFile(path)
+			// and the cases that did not run (and the known deviations
+			// under strict), nothing else.
+			out, _ := os.ReadFile(filepath.Join(dir, JUnitFile))
 			if got := strings.Count(string(out), "<failure "); got != tc.junitFails {
-				t.Errorf("%d JUnit failures, want %d", got, tc.junitFails)
+				t.Errorf("%d JUnit failures, want %d:\n%s", got, tc.junitFails, out)
 			}
 			if !strings.Contains(string(out), fmt.Sprintf(`errors="0" failures="%d"`, tc.junitFails)) {
-				t.Errorf("suite counts not recomputed:\n%s", out[:200])
+				t.Errorf("suite counts wrong:\n%s", out[:300])
 			}
-			js, err := os.ReadFile(filepath.Join(filepath.Dir(path), MetadataFile))
-			if err != nil || !strings.Contains(string(js), `"schemaVersion": "netpol-conformance.report/v1"`) || !strings.Contains(string(js), `"verdicts": {`) {
+			js, err := os.ReadFile(filepath.Join(dir, MetadataFile))
+			if err != nil || !strings.Contains(string(js), `"schemaVersion": "netpol-conformance.report/v1"`) || !strings.Contains(string(js), `"complete": false`) {
 				t.Errorf("report.json: %v\n%s", err, js)
 			}
 		})
 	}
-	t.Run("a timeout is never a known deviation", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), JUnitFile)
-		// The first failure of the report is that case's.
-		timedOut := strings.Replace(string(data), `" type="failed">`, `" type="timedout">`, 1)
-		if err := os.WriteFile(path, []byte(timedOut), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := Finish(path, Metadata{CNI: cni.Detection{Name: "kube-router", Version: "v2.1.0"}}, set); err != nil {
-			t.Fatal(err)
-		}
-		if c := load(t, path).Case("egress-rule-without-policytypes-isolates-ingress"); c.Verdict != Fail {
-			t.Errorf("a timed-out profiled case is %s, want fail", c.Verdict)
-		}
-	})
 	t.Run("messages", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), JUnitFile)
-		if err := os.WriteFile(path, data, 0o644); err != nil {
+		dir := t.TempDir()
+		if _, err := WriteReports(dir, rec(cni.Detection{Name: "kube-router", Version: "v2.1.0"}, false), set); err != nil {
 			t.Fatal(err)
 		}
-		if err := Finish(path, Metadata{CNI: cni.Detection{Name: "kube-router", Version: "v2.1.0"}}, set); err != nil {
-			t.Fatal(err)
-		}
-		r := load(t, path)
+		r := load(t, filepath.Join(dir, JUnitFile))
 		dev := r.Case("egress-rule-without-policytypes-isolates-ingress")
 		if !strings.Contains(dev.Message, "known-deviation of kube-router v2.1.0 (profiles/kube-router.yaml, v2.0.0 and later): ingress is not isolated See https://example.com/kube-router/1") ||
 			!strings.Contains(dev.Detail, "80/TCP: diff") {
 			t.Errorf("known deviation: message %q, detail %q", dev.Message, dev.Detail)
 		}
-		if fixed := r.Case("deny-all-ingress-in-x"); fixed.Verdict != Fixed {
-			t.Errorf("deny-all-ingress-in-x = %s, want fixed", fixed.Verdict)
+		if c := r.Case("cut-short"); c.Verdict != NotRun || c.Message != "did not run: the suite was killed by signal 9 after 6m0s" {
+			t.Errorf("cut-short = %s %q", c.Verdict, c.Message)
 		}
 	})
 }
@@ -387,5 +367,125 @@ func TestClassify(t *testing.T) {
 		if got := Classify(tc.raw, tc.ownReadings, tc.predicted); got != tc.want {
 			t.Errorf("Classify(%s, %v, %+v) = %s, want %s", tc.raw, tc.ownReadings, tc.predicted, got, tc.want)
 		}
+	}
+}
+
+func TestParseRejectsContradictionsAndSecondDocuments(t *testing.T) {
+	for name, doc := range map[string]string{
+		"pass next to a failure": `<testsuites><testsuite><testcase name="NetworkPolicy a" status="pass" time="1"><failure message="m"/></testcase></testsuite></testsuites>`,
+		"failed and skipped":     `<testsuites><testsuite><testcase name="NetworkPolicy a" time="1"><failure message="m"/><skipped message="s"/></testcase></testsuite></testsuites>`,
+		"a second document":      `<testsuites><testsuite><testcase name="NetworkPolicy a" time="1"/></testsuite></testsuites><testsuites><testsuite><testcase name="NetworkPolicy b" time="1"/></testsuite></testsuites>`,
+		"text after the report":  `<testsuites><testsuite><testcase name="NetworkPolicy a" time="1"/></testsuite></testsuites>garbage`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := Parse("r", strings.NewReader(doc)); err == nil {
+				t.Errorf("Parse accepted %s", name)
+			}
+		})
+	}
+	if _, err := Parse("r", strings.NewReader(`<testsuites><testsuite><testcase name="NetworkPolicy a" time="1"/></testsuite></testsuites>`+"\n<!-- c -->\n")); err != nil {
+		t.Errorf("whitespace and a comment after the report: %v", err)
+	}
+}
+
+// Runs that tested nothing are refused by compare and diff, never shown as
+// passes.
+func TestUsable(t *testing.T) {
+	journal := func(cluster bool, cases ...string) string {
+		s := `{"start":{"schema":"` + record.Schema + `","runID":"r","started":null,"strict":false,"planned":[{"name":"is enforced at all"}]}}` + "\n"
+		if cluster {
+			s += `{"cluster":{"kubernetesVersion":"v1.34.2","nodes":1,"cni":{"name":"calico"}}}` + "\n"
+		}
+		for _, c := range cases {
+			s += c + "\n"
+		}
+		return s + `{"end":{"finished":null}}` + "\n"
+	}
+	enforced := `{"case":{"name":"is enforced at all","outcome":"passed","started":null,"finished":null}}`
+	notEnforced := `{"case":{"name":"is enforced at all","outcome":"departed","message":"NOT enforced","started":null,"finished":null}}`
+	skipped := `{"case":{"name":"a","outcome":"skipped","message":"filtered","started":null,"finished":null}}`
+	passed := `{"case":{"name":"a","outcome":"passed","started":null,"finished":null}}`
+	for _, tc := range []struct {
+		name, file, content, want string
+	}{
+		{"never reached the cluster", "r.jsonl", journal(false, `{"case":{"name":"is enforced at all","outcome":"errored","message":"reading the cluster's version: timeout","started":null,"finished":null}}`), "never reached the cluster (reading the cluster's version: timeout)"},
+		{"only the enforcement check", "r.jsonl", journal(true, enforced), "only the enforcement check"},
+		{"every case skipped", "r.jsonl", journal(true, enforced, skipped), "all 1 cases were skipped"},
+		{"a dry run", "r.xml", `<testsuites><testsuite><testcase name="NetworkPolicy is enforced at all" time="0"/><testcase name="NetworkPolicy a" time="0"/></testsuite></testsuites>`, "a dry run"},
+		{"not enforced: usable, that is its finding", "r.jsonl", journal(true, notEnforced, skipped), ""},
+		{"a real run", "r.jsonl", journal(true, enforced, passed), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), tc.file)
+			if err := os.WriteFile(path, []byte(tc.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r, err := Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = r.Usable()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("Usable: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("Usable: %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoadRefusesDoubledAndOversizedTarballs(t *testing.T) {
+	tarball := func(files map[string]string, names ...string) string {
+		var buf bytes.Buffer
+		gz := gzip.NewWriter(&buf)
+		tw := tar.NewWriter(gz)
+		for _, n := range names {
+			tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, Size: int64(len(files[n]))})
+			tw.Write([]byte(files[n]))
+		}
+		tw.Close()
+		gz.Close()
+		path := filepath.Join(t.TempDir(), "r.tar.gz")
+		os.WriteFile(path, buf.Bytes(), 0o644)
+		return path
+	}
+	report := `<testsuites><testsuite><testcase name="NetworkPolicy a" time="1"/></testsuite></testsuites>`
+	doubled := tarball(map[string]string{"a/" + JUnitFile: report, "b/" + JUnitFile: report}, "a/"+JUnitFile, "b/"+JUnitFile)
+	if _, err := Load(doubled); err == nil || !strings.Contains(err.Error(), "two "+JUnitFile) {
+		t.Errorf("a tarball with two reports: %v", err)
+	}
+	defer func(l int64) { uncompressedLimit = l }(uncompressedLimit)
+	uncompressedLimit = 1 << 20
+	bomb := tarball(map[string]string{"filler": strings.Repeat("0", 1<<20+1)}, "filler")
+	if _, err := Load(bomb); err == nil || !strings.Contains(err.Error(), "after decompression") {
+		t.Errorf("a tarball past the uncompressed bound: %v", err)
+	}
+}
+
+func TestDiffFailsOnCasesOneRunLacksAndOnStrictRuns(t *testing.T) {
+	mk := func(strict bool, cases ...Case) *Run {
+		r := &Run{Name: "r", byName: map[string]int{}, Properties: map[string]string{"strict": fmt.Sprint(strict)}}
+		for _, c := range cases {
+			r.byName[c.Name] = len(r.Cases)
+			r.Cases = append(r.Cases, c)
+		}
+		return r
+	}
+	old := mk(false, Case{Name: "a", Verdict: Pass}, Case{Name: "b", Verdict: Pass})
+	if d := Diff(old, mk(false, Case{Name: "a", Verdict: Pass}, Case{Name: "b", Verdict: Pass}, Case{Name: "c", Verdict: Pass}), 0); !d.Regressed() || !strings.Contains(d.String(), "NOT RUN in the old run (1)") {
+		t.Errorf("a case the old run lacks: %s", d)
+	}
+	if d := Diff(old, mk(false, Case{Name: "a", Verdict: Pass}), 0); !d.Regressed() || !strings.Contains(d.String(), "NOT RUN in the new run (1)") {
+		t.Errorf("a case the new run lacks: %s", d)
+	}
+	if d := Diff(old, mk(false, Case{Name: "a", Verdict: Pass}, Case{Name: "b", Verdict: NotRun}), 0); !d.Regressed() {
+		t.Errorf("a case that did not run: %s", d)
+	}
+	if d := Diff(old, mk(true, Case{Name: "a", Verdict: Pass}, Case{Name: "b", Verdict: KnownDeviation}), 0); !d.Regressed() {
+		t.Errorf("a known deviation in a strict run: %s", d)
+	}
+	if d := Diff(old, mk(false, Case{Name: "a", Verdict: Pass}, Case{Name: "b", Verdict: KnownDeviation}), 0); d.Regressed() {
+		t.Errorf("a known deviation in a non-strict run regressed: %s", d)
 	}
 }

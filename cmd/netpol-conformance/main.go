@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 
 	"github.com/netpol-conformance/netpol-conformance/internal/cli"
@@ -10,6 +11,10 @@ import (
 
 func main() {
 	if err := cli.NewRootCommand().Execute(); err != nil {
+		var exit *cli.ExitError
+		if errors.As(err, &exit) {
+			os.Exit(exit.Code)
+		}
 		os.Exit(1)
 	}
 }

@@ -46,17 +46,41 @@ func caseInfo() (func(string) results.CaseInfo, error) {
 	}, nil
 }
 
+// loadRuns reads reports for compare and diff. A report that cannot be
+// read, or that tested nothing, is unusable input (exit 2), never a row of
+// passes.
 func loadRuns(paths []string) ([]*results.Run, error) {
 	var runs []*results.Run
 	for _, p := range paths {
 		r, err := results.Load(p)
 		if err != nil {
-			return nil, err
+			return nil, &ExitError{Code: ExitUnusable, Err: err}
+		}
+		if err := r.Usable(); err != nil {
+			return nil, &ExitError{Code: ExitUnusable, Err: err}
 		}
 		runs = append(runs, r)
 	}
 	return runs, nil
 }
+
+// Exit codes of compare and diff (and of every command: 1 for any other
+// error).
+const (
+	ExitOK        = 0
+	ExitRegressed = 1
+	ExitUnusable  = 2
+)
+
+// ExitError carries the process's exit code. Err is printed unless it is
+// errRegressed, whose report was printed already.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
 
 func newCompareCommand() *cobra.Command {
 	var markdown, html, junit, title string
@@ -151,7 +175,13 @@ func newDiffCommand() *cobra.Command {
 		Short: "What changed between two runs of one cluster; exits 1 when the new run regressed",
 		Long: `For nightly jobs: new failures, fixed cases, cases missing from the new run,
 and changes in time to enforce larger than --threshold (and than half the old
-time). Exits 1 on new failures or missing cases, 0 otherwise.`,
+time). Cases one run has and the other lacks are shown as not run.
+
+Exit codes: 0 no regression; 1 the new run regressed (new failures, cases
+that stopped running or that one run lacks; with a strict new run, known
+deviations count as failures); 2 unusable input (a file that cannot be read,
+a dry run, a run that never reached the cluster, only the enforcement check,
+every case skipped, a damaged or doubled report).`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			runs, err := loadRuns(args)
@@ -163,7 +193,7 @@ time). Exits 1 on new failures or missing cases, 0 otherwise.`,
 				return err
 			}
 			if d.Regressed() {
-				return errRegressed
+				return &ExitError{Code: ExitRegressed, Err: errRegressed}
 			}
 			return nil
 		},
