@@ -131,7 +131,7 @@ func (c *Cluster) waitReady(ctx context.Context) error {
 					notReady = append(notReady, fmt.Sprintf("%s/%s (%s)", pod.Namespace, pod.Name, pod.Status.Phase))
 					continue
 				}
-				ns.Pods[i].IP = pod.Status.PodIP
+				ns.Pods[i].IP, ns.Pods[i].Node = pod.Status.PodIP, pod.Spec.NodeName
 			}
 		}
 		return len(notReady) == 0, nil

@@ -29,6 +29,9 @@ import (
 type Model struct {
 	endpoints map[string]*endpoint
 	policies  []*policy
+	// egressBypassesSameNodeIngress is a CNI's reading (see Reading), never
+	// the spec's: set only by NewReading.
+	egressBypassesSameNodeIngress bool
 }
 
 type endpoint struct {
@@ -239,6 +242,9 @@ func (m *Model) Evaluate(t Traffic) (Verdict, error) {
 	// policy on the destination pod need to allow the connection. If either
 	// side does not allow the connection, it will not happen."
 	v.Allowed = v.Egress.Allowed && v.Ingress.Allowed
+	if m.egressBypassesSameNodeIngress && len(v.Egress.AllowedBy) > 0 && sameNode(from, to) {
+		v.Allowed = true
+	}
 
 	switch {
 	case from.IsPod() && from == to:
@@ -273,6 +279,11 @@ func (m *Model) lookup(key string) (*endpoint, bool) {
 		return nil, false
 	}
 	return &endpoint{Endpoint: topology.Endpoint{Key: key, Addr: addr, External: &topology.External{Name: key, IP: key}}}, true
+}
+
+// sameNode reports whether two pods are known to run on one node.
+func sameNode(a, b *endpoint) bool {
+	return a.IsPod() && b.IsPod() && a.Pod.Node != "" && a.Pod.Node == b.Pod.Node
 }
 
 func isNode(e *endpoint) bool        { return e.External != nil && e.External.Node }

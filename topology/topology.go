@@ -54,6 +54,8 @@ type Pod struct {
 	// Ports are the pod's container ports; named ports in policies resolve
 	// against them.
 	Ports []corev1.ContainerPort `json:"ports,omitempty"`
+	// Node is the node the pod runs on, where known.
+	Node string `json:"node,omitempty"`
 }
 
 // External is an endpoint outside the pod network.

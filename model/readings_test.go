@@ -1,0 +1,125 @@
+package model
+
+import (
+	"testing"
+
+	"github.com/netpol-conformance/netpol-conformance/topology"
+)
+
+// Each reading changes what the model predicts exactly where its CNI
+// departs from the spec, and nowhere the spec's model is wrong to begin
+// with: every cell is checked both ways.
+func TestReadings(t *testing.T) {
+	tests := []struct {
+		reading  Reading
+		policies string
+		// started relabels the topology the pods started with.
+		started func(*topology.Topology)
+		cell    cell // the spec's answer; the reading's is the opposite
+	}{
+		{IPBlockExcludesPodIPs, `
+metadata: {name: from-yb, namespace: x}
+spec:
+  podSelector: {}
+  ingress: [{from: [{ipBlock: {cidr: 10.20.2.2/32}}]}]`, nil, tcp("y/b", "x/a", 80, true)},
+		{IPBlockExceptIgnored, `
+metadata: {name: all-but-yb, namespace: x}
+spec:
+  podSelector: {}
+  ingress: [{from: [{ipBlock: {cidr: 10.20.0.0/16, except: [10.20.2.2/32]}}]}]`, nil, tcp("y/b", "x/a", 80, false)},
+		{EndPortIgnored, `
+metadata: {name: range, namespace: x}
+spec:
+  podSelector: {}
+  ingress: [{ports: [{port: 80, endPort: 81}]}]`, nil, tcp("y/a", "x/a", 81, true)},
+		{NamedPortsIgnored, `
+metadata: {name: named, namespace: x}
+spec:
+  podSelector: {}
+  ingress: [{ports: [{port: serve-80-tcp}]}]`, nil, tcp("y/a", "x/a", 80, true)},
+		{PolicyWithNamedPortIgnored, `
+metadata: {name: named, namespace: x}
+spec:
+  podSelector: {}
+  ingress: [{ports: [{port: serve-80-tcp}]}]`, nil, tcp("y/a", "x/a", 81, false)},
+		{PolicyTypesFollowRules, `
+metadata: {name: ingress-only, namespace: x}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress]
+  ingress: [{}]
+  egress: [{to: [{podSelector: {matchLabels: {pod: b}}}]}]`, nil, tcp("x/a", "y/a", 80, true)},
+		{LabelsFrozen, `
+metadata: {name: deny-to-a, namespace: x}
+spec:
+  podSelector: {matchLabels: {pod: a}}
+  policyTypes: [Ingress]`, func(t *topology.Topology) { t.Pod("x/a").Labels = map[string]string{"pod": "was-not-a"} }, tcp("y/a", "x/a", 80, false)},
+		{EgressAllowBypassesSameNodeIngress, `
+metadata: {name: egress-all, namespace: x}
+spec:
+  podSelector: {}
+  egress: [{}]`, nil, tcp("x/b", "x/a", 80, false)},
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.reading), func(t *testing.T) {
+			topo := topology.Standard()
+			for i := range topo.Namespaces {
+				for j := range topo.Namespaces[i].Pods {
+					topo.Namespaces[i].Pods[j].Node = "node-1"
+				}
+			}
+			started := topo.DeepCopy()
+			if tc.started != nil {
+				tc.started(started)
+			}
+			ps := policies(t, tc.policies)
+			spec, err := New(topo, ps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			read, err := NewReading(topo, started, ps, []Reading{tc.reading})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := Traffic{From: tc.cell.from, To: tc.cell.to, Port: tc.cell.port, Protocol: tc.cell.proto}
+			sv, _ := spec.Evaluate(tr)
+			rv, _ := read.Evaluate(tr)
+			if sv.Allowed != tc.cell.allowed {
+				t.Errorf("the spec's model: %s allowed=%v, want %v", tr, sv.Allowed, tc.cell.allowed)
+			}
+			if rv.Allowed == tc.cell.allowed {
+				t.Errorf("reading %s: %s allowed=%v, the spec's answer; want the CNI's", tc.reading, tr, rv.Allowed)
+			}
+			// With no reading, NewReading is the spec.
+			plain, err := NewReading(topo, started, ps, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if pv, _ := plain.Evaluate(tr); pv.Allowed != sv.Allowed {
+				t.Errorf("NewReading with no reading departs from the spec")
+			}
+		})
+	}
+	if _, err := NewReading(topology.Standard(), nil, nil, []Reading{"made-up"}); err == nil {
+		t.Error("an unknown reading was accepted")
+	}
+}
+
+// Across nodes, kube-router's reading changes nothing: it is a same-node
+// effect.
+func TestEgressBypassNeedsOneNode(t *testing.T) {
+	topo := topology.Standard()
+	topo.Pod("x/a").Node, topo.Pod("x/b").Node = "node-1", "node-2"
+	ps := policies(t, `
+metadata: {name: egress-all, namespace: x}
+spec:
+  podSelector: {}
+  egress: [{}]`)
+	m, err := NewReading(topo, nil, ps, []Reading{EgressAllowBypassesSameNodeIngress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := m.Evaluate(Traffic{From: "x/b", To: "x/a", Port: 80, Protocol: "TCP"}); v.Allowed {
+		t.Error("cross-node traffic let through by a same-node reading")
+	}
+}
