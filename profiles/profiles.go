@@ -21,8 +21,10 @@ import (
 	"strings"
 
 	"github.com/blang/semver/v4"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/netpol-conformance/netpol-conformance/internal/strictyaml"
+	"github.com/netpol-conformance/netpol-conformance/model"
 )
 
 //go:embed *.yaml
@@ -64,7 +66,33 @@ type Deviation struct {
 	Versions Versions `json:"versions"`
 	// Link is the upstream issue, pull request or document that shows it.
 	Link string `json:"link"`
+	// Reading names the variant of the model (model.Reading) that says
+	// what the plugin does instead, for any policy set: a departure is this
+	// deviation when the cluster did exactly what the reading predicts,
+	// whichever case or policy set showed it.
+	Reading model.Reading `json:"reading,omitempty"`
+	// Departures are the exact cells the listed cases depart in, for a
+	// behaviour no reading captures. A case's failure is this deviation
+	// when its wrong cells are exactly these.
+	Departures []Departure `json:"departures,omitempty"`
 }
+
+// Departure is one cell a case departs in.
+type Departure struct {
+	Case     string          `json:"case"`
+	Stage    string          `json:"stage"`
+	From     string          `json:"from"`
+	To       string          `json:"to"`
+	Port     int32           `json:"port"`
+	Protocol corev1.Protocol `json:"protocol"`
+	// Observed is what the plugin does: allowed or blocked.
+	Observed string `json:"observed"`
+}
+
+// Predicts reports whether the deviation states what the plugin does,
+// by a reading or by cells; one that does not can say a case is fixed but
+// never explain a failure.
+func (d *Deviation) Predicts() bool { return d.Reading != "" || len(d.Departures) > 0 }
 
 // Versions is a half-open range of plugin versions, [Since, FixedIn);
 // either end may be open.
@@ -74,17 +102,18 @@ type Versions struct {
 }
 
 // Applies reports whether the range holds version. An unknown (empty or
-// unparsable) version is held by every range: a deviation cannot be ruled
-// out for a plugin whose version nobody knows.
+// unparsable) version is held by no range: a profile explains the
+// behaviour of the versions it names, and a guess would let a known
+// deviation hide a regression.
 func (v Versions) Applies(version string) bool {
 	got, ok := release(version)
 	if !ok {
-		return true
-	}
-	if v.Since != "" && got.LT(semver.MustParse(strings.TrimPrefix(v.Since, "v"))) {
 		return false
 	}
-	if v.FixedIn != "" && got.GTE(semver.MustParse(strings.TrimPrefix(v.FixedIn, "v"))) {
+	if since, ok := release(v.Since); v.Since != "" && (!ok || got.LT(since)) {
+		return false
+	}
+	if fixed, ok := release(v.FixedIn); v.FixedIn != "" && (!ok || got.GTE(fixed)) {
 		return false
 	}
 	return true
@@ -136,8 +165,48 @@ func (s Set) CNIs() []string {
 	return names
 }
 
+// ByReading returns the deviation of a plugin at a version that the reading
+// comes from, or nil: the one listing caseName if several share the
+// reading, else the first.
+func (s Set) ByReading(cni, version string, r model.Reading, caseName string) *Deviation {
+	p := s.byCNI[cni]
+	if p == nil || r == "" {
+		return nil
+	}
+	var found *Deviation
+	for i := range p.Deviations {
+		d := &p.Deviations[i]
+		if d.Reading != r || !d.Versions.Applies(version) {
+			continue
+		}
+		if slices.Contains(d.Cases, caseName) {
+			return d
+		}
+		if found == nil {
+			found = d
+		}
+	}
+	return found
+}
+
+// Readings lists the readings of a plugin's deviations that apply to a
+// version, in profile order.
+func (s Set) Readings(cni, version string) []model.Reading {
+	p := s.byCNI[cni]
+	if p == nil {
+		return nil
+	}
+	var rs []model.Reading
+	for _, d := range p.Deviations {
+		if d.Reading != "" && d.Versions.Applies(version) && !slices.Contains(rs, d.Reading) {
+			rs = append(rs, d.Reading)
+		}
+	}
+	return rs
+}
+
 // Lookup returns the deviation a plugin at a version is known to show on
-// a case, or nil.
+// a case, or nil. An unknown version matches nothing.
 func (s Set) Lookup(cni, version, caseName string) *Deviation {
 	p := s.byCNI[cni]
 	if p == nil {
@@ -248,8 +317,25 @@ func Parse(file string, data []byte) (*Profile, []*Problem) {
 				add(at+".versions."+field, "%q is not a release version: write it as vMAJOR.MINOR.PATCH, e.g. v3.31.0", v)
 			}
 		}
-		if d.Versions.Since != "" && d.Versions.FixedIn != "" && !d.Versions.Applies(d.Versions.Since) {
-			add(at+".versions", "since %s is not before fixedIn %s", d.Versions.Since, d.Versions.FixedIn)
+		if since, ok := release(d.Versions.Since); ok && d.Versions.FixedIn != "" {
+			if fixed, ok := release(d.Versions.FixedIn); ok && !since.LT(fixed) {
+				add(at+".versions", "since %s is not before fixedIn %s", d.Versions.Since, d.Versions.FixedIn)
+			}
+		}
+		if d.Reading != "" && !d.Reading.Valid() {
+			add(at+".reading", "%q is not a reading the model knows: want one of %v", d.Reading, model.Readings)
+		}
+		for j, dep := range d.Departures {
+			dat := fmt.Sprintf("%s.departures[%d]", at, j)
+			if !slices.Contains(d.Cases, dep.Case) {
+				add(dat+".case", "%q is not in this entry's cases", dep.Case)
+			}
+			if dep.Observed != "allowed" && dep.Observed != "blocked" {
+				add(dat+".observed", "is %q: want allowed or blocked", dep.Observed)
+			}
+			if dep.From == "" || dep.To == "" || dep.Stage == "" || dep.Port == 0 {
+				add(dat, "needs case, stage, from, to, port and observed (protocol defaults to TCP)")
+			}
 		}
 		// Two entries for one case must cover different versions; one
 		// case-and-version gets one verdict.

@@ -64,8 +64,9 @@ func TestVersionsApplies(t *testing.T) {
 		{Versions{FixedIn: "v1.16.0"}, "v1.17.0_gke", false},
 		{Versions{FixedIn: "v1.16.0"}, "v1.15", true},
 		{Versions{Since: "v2.0.0", FixedIn: "v2.2.0"}, "v2.1.0", true},
-		{Versions{Since: "v2.0.0", FixedIn: "v2.2.0"}, "", true},        // unknown: cannot rule it out
-		{Versions{Since: "v2.0.0", FixedIn: "v2.2.0"}, "main", true},    // unparsable: likewise
+		{Versions{Since: "v2.0.0", FixedIn: "v2.2.0"}, "", false},       // unknown: a profile explains the versions it names
+		{Versions{}, "", false},                                         // even an open range
+		{Versions{Since: "v2.0.0", FixedIn: "v2.2.0"}, "main", false},   // unparsable: likewise
 		{Versions{Since: "v2.0.0", FixedIn: "v2.2.0"}, "v2.2.1", false}, // after the fix
 	}
 	for _, tc := range tests {
@@ -161,6 +162,28 @@ deviations:
 			file: "calico.yaml",
 			data: strings.Replace(valid, "{since: v3.0.0, fixedIn: v3.20.0}", "{since: v3.20.0, fixedIn: v3.0.0}", 1),
 			want: []string{`calico.yaml: deviations[0].versions: since v3.20.0 is not before fixedIn v3.0.0`},
+		},
+		{
+			// Once a panic: the range check parsed what validation had
+			// already refused.
+			name: "a version semver cannot parse, in a range",
+			file: "calico.yaml",
+			data: strings.Replace(valid, "{since: v3.0.0, fixedIn: v3.20.0}", `{since: "v1.2.3-rc!1", fixedIn: v3.20.0}`, 1),
+			want: []string{`calico.yaml: deviations[0].versions.since: "v1.2.3-rc!1" is not a release version`},
+		},
+		{
+			name: "an unknown reading and a bad departure",
+			file: "calico.yaml",
+			data: strings.Replace(valid, "  link: https://github.com/projectcalico/calico/issues/1\n", `  link: https://github.com/projectcalico/calico/issues/1
+  reading: named-ports-sometimes
+  departures:
+  - {case: other-case, stage: initial, from: x/a, to: x/b, port: 80, observed: open}
+`, 1),
+			want: []string{
+				`calico.yaml: deviations[0].reading: "named-ports-sometimes" is not a reading the model knows`,
+				`calico.yaml: deviations[0].departures[0].case: "other-case" is not in this entry's cases`,
+				`calico.yaml: deviations[0].departures[0].observed: is "open": want allowed or blocked`,
+			},
 		},
 		{
 			name: "not YAML",

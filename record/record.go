@@ -104,6 +104,10 @@ type Case struct {
 	// Departures are the wrong cells of every stage, what a CNI's profile
 	// is matched against.
 	Departures []Cell `json:"departures,omitempty"`
+	// Reading names the CNI reading (model.Reading, from the CNI's
+	// profile) that predicts every observation of the case, cell for cell,
+	// when one does; a departure no reading predicts has none.
+	Reading string `json:"reading,omitempty"`
 	// OwnReadings are the cells where the cluster read what the spec
 	// leaves open its own way, one line each.
 	OwnReadings []string `json:"ownReadings,omitempty"`

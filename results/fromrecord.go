@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/onsi/ginkgo/v2/reporters"
 
 	"github.com/netpol-conformance/netpol-conformance/cni"
+	"github.com/netpol-conformance/netpol-conformance/model"
 	"github.com/netpol-conformance/netpol-conformance/profiles"
 	"github.com/netpol-conformance/netpol-conformance/record"
 )
@@ -57,11 +59,6 @@ func classifyRecord(rc record.Case, detected cni.Detection, set profiles.Set, st
 		}
 	}
 	predicted := set.Lookup(detected.Name, detected.Version, rc.Name)
-	if rc.Outcome == record.Passed && predicted != nil && detected.Version == "" && predicted.Versions.FixedIn != "" {
-		// Passing where a deviation is known up to some release, on a
-		// version nobody knows: most likely a fixed release, not news.
-		predicted = nil
-	}
 	switch rc.Outcome {
 	case record.NotRun:
 		c.Verdict = NotRun
@@ -75,7 +72,12 @@ func classifyRecord(rc record.Case, detected cni.Detection, set profiles.Set, st
 		c.Verdict = Fail
 		return c
 	case record.Departed:
+		var why string
+		predicted, why = explain(rc, detected, set)
 		c.Verdict = Classify(Fail, len(rc.OwnReadings) > 0, predicted)
+		if predicted == nil && why != "" {
+			c.Message += " (" + why + ")"
+		}
 	default:
 		c.Verdict = Classify(Pass, len(rc.OwnReadings) > 0, predicted)
 	}
@@ -94,6 +96,59 @@ func classifyRecord(rc record.Case, detected cni.Detection, set profiles.Set, st
 		}
 	}
 	return c
+}
+
+// explain returns the deviation of the CNI's profile that predicts a
+// departed case's observation exactly, or nil and why none does. A reading
+// predicts for any case (the suite recorded which one reproduced every
+// cell); a deviation without a reading predicts only the cells it lists,
+// for the cases it names. A deviation that names the case but predicts
+// other cells does not explain it: a different departure is a failure.
+func explain(rc record.Case, detected cni.Detection, set profiles.Set) (*profiles.Deviation, string) {
+	if d := set.ByReading(detected.Name, detected.Version, model.Reading(rc.Reading), rc.Name); d != nil {
+		return d, ""
+	}
+	if set.Profile(detected.Name) != nil && detected.Version == "" {
+		return nil, fmt.Sprintf("the version of %s is unknown, so its profile explains nothing: name it with %s=%s@vX.Y.Z", detected.Name, "NETPOL_CNI", detected.Name)
+	}
+	named := set.Lookup(detected.Name, detected.Version, rc.Name)
+	switch {
+	case named == nil:
+		return nil, ""
+	case len(named.Departures) > 0 && sameDepartures(named.Departures, rc):
+		return named, ""
+	case named.Reading != "":
+		return nil, fmt.Sprintf("not the known deviation %s: its reading %s predicts other cells", named.Link, named.Reading)
+	case len(named.Departures) > 0:
+		return nil, fmt.Sprintf("not the known deviation %s: it departs in other cells than the profile lists", named.Link)
+	}
+	return nil, fmt.Sprintf("the profile lists this case (%s) but states no prediction to check the observation against", named.Link)
+}
+
+// sameDepartures reports whether a case departed in exactly the cells a
+// profile lists for it, each the way it says.
+func sameDepartures(listed []profiles.Departure, rc record.Case) bool {
+	type cell struct {
+		stage, from, to string
+		key             string
+		observed        string
+	}
+	want := map[cell]bool{}
+	for _, d := range listed {
+		if d.Case != rc.Name {
+			continue
+		}
+		proto := d.Protocol
+		if proto == "" {
+			proto = "TCP"
+		}
+		want[cell{d.Stage, d.From, d.To, fmt.Sprintf("%d/%s", d.Port, proto), d.Observed}] = true
+	}
+	got := map[cell]bool{}
+	for _, d := range rc.Departures {
+		got[cell{d.Stage, d.From, d.To, d.Key().String(), d.Observed.String()}] = true
+	}
+	return len(want) > 0 && maps.Equal(want, got)
 }
 
 // metadataOf is the run's metadata as report.json and the JUnit properties

@@ -372,8 +372,10 @@ func caseOf(jc junitCase) (Case, bool) {
 	c := Case{Name: name, Verdict: Pass}
 	switch {
 	case jc.Failure != nil:
-		c.Verdict, c.Detail = Fail, firstNonEmpty(jc.Failure.Message, jc.Failure.Text)
-		c.Message, _, _ = strings.Cut(strings.TrimPrefix(c.Detail, DepartureHeader+"\n"), "\n")
+		// Ours: a one-line message and the detail in the body. Older
+		// reports and other tools: everything in one of them.
+		c.Verdict, c.Detail = Fail, firstNonEmpty(jc.Failure.Text, jc.Failure.Message)
+		c.Message, _, _ = strings.Cut(strings.TrimPrefix(firstNonEmpty(jc.Failure.Message, jc.Failure.Text), DepartureHeader+"\n"), "\n")
 	case jc.Error != nil:
 		c.Verdict, c.Message = Fail, jc.Error.Message
 	case jc.Skipped != nil || jc.Status == "skipped":

@@ -22,6 +22,7 @@ import (
 	"github.com/netpol-conformance/netpol-conformance/cni"
 	"github.com/netpol-conformance/netpol-conformance/model"
 	"github.com/netpol-conformance/netpol-conformance/probing"
+	"github.com/netpol-conformance/netpol-conformance/profiles"
 	"github.com/netpol-conformance/netpol-conformance/reachability"
 	"github.com/netpol-conformance/netpol-conformance/record"
 	"github.com/netpol-conformance/netpol-conformance/topology"
@@ -34,6 +35,14 @@ const EnforcementSpec = record.EnforcementCheck
 // apiTimeout bounds every request to the API server, so a server that
 // accepts connections and never answers fails the run instead of hanging it.
 const apiTimeout = 30 * time.Second
+
+// detected is the cluster's NetworkPolicy enforcer, and knownProfiles
+// what is known of each: a departure is checked against the readings of
+// detected's profile.
+var (
+	detected      cni.Detection
+	knownProfiles profiles.Set
+)
 
 // current is the record of the spec running now; the AfterEach below
 // completes it with the spec's outcome and journals it.
@@ -106,7 +115,13 @@ var _ = ginkgo.Describe("NetworkPolicy", ginkgo.Ordered, ginkgo.ContinueOnFailur
 		framework.ExpectNoError(err, "reading the cluster's version")
 		nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 		framework.ExpectNoError(err, "listing nodes")
-		found := record.Cluster{KubernetesVersion: serverVersion.GitVersion, Nodes: len(nodes.Items), CNI: detectCNI(ctx, client)}
+		detected = detectCNI(ctx, client)
+		knownProfiles, err = profiles.Builtin()
+		framework.ExpectNoError(err, "loading the CNI profiles")
+		if detected.Version == "" && knownProfiles.Profile(detected.Name) != nil {
+			framework.Logf("the version of %s is unknown: its profile explains no failure; name it with --netpol.cni=%s@vX.Y.Z (NETPOL_CNI)", detected.Name, detected.Name)
+		}
+		found := record.Cluster{KubernetesVersion: serverVersion.GitVersion, Nodes: len(nodes.Items), CNI: detected}
 		if journal != nil {
 			framework.ExpectNoError(journal.Append(record.Entry{Cluster: &found}), "recording the cluster")
 		}
@@ -193,7 +208,7 @@ func runCase(ctx context.Context, env *cluster.Cluster, c *cases.Case, keys []re
 		if msg := r.check(ctx, s, s.Name()); msg != "" {
 			failures = append(failures, fmt.Sprintf("== %s\n%s", s.Name(), msg))
 		}
-		failures = append(failures, checkProbes(ctx, env, s)...)
+		failures = append(failures, r.checkProbes(ctx, s)...)
 	}
 	if c.KeepConnections {
 		current.Notes = append(current.Notes, "established connections across steps are not probed by this version; new connections are")
@@ -203,6 +218,7 @@ func runCase(ctx context.Context, env *cluster.Cluster, c *cases.Case, keys []re
 		// explain, and not an error of the run.
 		current.Outcome = record.Departed
 		current.Message = departureSummary(current.Departures)
+		current.Reading = string(r.explainingReading(stages))
 		current.Detail = strings.Join(failures, "\n")
 		framework.Failf("%s\n%s", current.Message, current.Detail)
 	}
@@ -215,6 +231,59 @@ type caseRun struct {
 	viaService bool
 	// previous holds the last stage's expected tables.
 	previous []*reachability.Table
+	// observed holds each stage's last probe pass, and probed its single
+	// probes, by stage name: what a CNI's reading is checked against.
+	observed map[string][]*reachability.Table
+	probed   map[string][]probeObservation
+}
+
+// probeObservation is one single-cell probe and what it observed.
+type probeObservation struct {
+	traffic  model.Traffic
+	observed reachability.Outcome
+}
+
+// explainingReading returns the reading of the detected CNI's profile that
+// reproduces every observation of the case, cell for cell, in every stage,
+// or "" when none does. Each applicable reading is tried on its own.
+func (r *caseRun) explainingReading(stages []cases.Stage) model.Reading {
+	if r.observed == nil {
+		return ""
+	}
+	for _, reading := range knownProfiles.Readings(detected.Name, detected.Version) {
+		if r.reproduces(stages, reading) {
+			return reading
+		}
+	}
+	return ""
+}
+
+func (r *caseRun) reproduces(stages []cases.Stage, reading model.Reading) bool {
+	matrix := r.env.Topology.MatrixKeys()
+	for i := range stages {
+		s := &stages[i]
+		obs, ok := r.observed[s.Name()]
+		if !ok {
+			return false
+		}
+		m, err := model.NewReading(s.Topology, stages[0].Topology, s.Policies, []model.Reading{reading})
+		if err != nil {
+			return false
+		}
+		for j, k := range r.keys {
+			t, err := m.Table(k, matrix, false)
+			if err != nil || !reachability.Compare(t, obs[j]).Matches() {
+				return false
+			}
+		}
+		for _, p := range r.probed[s.Name()] {
+			v, err := m.Evaluate(p.traffic)
+			if err != nil || v.Defined() && reachability.OutcomeFor(v.Allowed) != p.observed {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // check waits for the cluster to match the model in stage s and returns the
@@ -255,6 +324,10 @@ func (r *caseRun) check(ctx context.Context, s *cases.Stage, name string) string
 		stage.TimeToEnforce = &metav1.Duration{Duration: res.TimeToEnforce.Round(time.Millisecond)}
 	}
 	current.Stages = append(current.Stages, stage)
+	if r.observed == nil {
+		r.observed, r.probed = map[string][]*reachability.Table{}, map[string][]probeObservation{}
+	}
+	r.observed[name] = res.Last()
 	if res.Converged {
 		for i, cmp := range res.Comparisons {
 			for _, u := range cmp.Undefined {
@@ -309,7 +382,8 @@ func settleTime() time.Duration {
 
 // checkProbes runs a stage's single-cell probes once (after the matrix
 // converged) and compares them with the model.
-func checkProbes(ctx context.Context, env *cluster.Cluster, s *cases.Stage) []string {
+func (r *caseRun) checkProbes(ctx context.Context, s *cases.Stage) []string {
+	env := r.env
 	if len(s.Probes) == 0 {
 		return nil
 	}
@@ -328,11 +402,12 @@ func checkProbes(ctx context.Context, env *cluster.Cluster, s *cases.Stage) []st
 		}
 		v, err := m.Evaluate(model.Traffic{From: p.From, To: p.To, Port: p.Port, Protocol: proto})
 		framework.ExpectNoError(err)
-		r, err := env.ProbeOne(ctx, p.From, p.To, key)
+		res, err := env.ProbeOne(ctx, p.From, p.To, key)
 		framework.ExpectNoError(err)
-		got := cluster.Outcome(r.Outcome)
+		got := cluster.Outcome(res.Outcome)
 		want := reachability.OutcomeFor(v.Allowed)
-		line := fmt.Sprintf("%s: probe %s -> %s %s: expected %s, observed %s (%s)", s.Name(), p.From, p.To, key, want, got, r.Outcome)
+		r.probed[s.Name()] = append(r.probed[s.Name()], probeObservation{traffic: model.Traffic{From: p.From, To: p.To, Port: p.Port, Protocol: proto}, observed: got})
+		line := fmt.Sprintf("%s: probe %s -> %s %s: expected %s, observed %s (%s)", s.Name(), p.From, p.To, key, want, got, res.Outcome)
 		switch {
 		case got == want:
 		case !v.Defined():
