@@ -49,7 +49,17 @@ type Target struct {
 	Protocol string
 	// Mode says what counts as an answer from a peer that is not an agent.
 	Mode Mode
+	// Expect is the identity ("namespace/name") the answering agent must
+	// give; an answer from anything else is an error, never "allowed": a
+	// reply from another pod (a stale IP, a wrong Service endpoint) says
+	// nothing about the policy between these two. Empty: any answer.
+	Expect string
 }
+
+// MinTimeout is the shortest probe timeout: below it a connection the
+// policy allows may not finish, and a denial would be read into a slow
+// answer.
+const MinTimeout = 100 * time.Millisecond
 
 // Mode is how a probe recognises an answer.
 type Mode string
@@ -66,8 +76,19 @@ const (
 )
 
 // ParseTarget reads "HOST:PORT", "HOST:PORT/PROTOCOL" (default TCP) or
-// "HOST:PORT/PROTOCOL/MODE" (connect, dns).
+// "HOST:PORT/PROTOCOL/MODE" (connect, dns), each optionally followed by
+// "@NAMESPACE/NAME", the identity the answer must carry.
 func ParseTarget(s string) (Target, error) {
+	s, expect, _ := strings.Cut(s, "@")
+	if _, _, ok := strings.Cut(expect, "/"); expect != "" && !ok {
+		return Target{}, fmt.Errorf("target %q: expected identity %q is not NAMESPACE/NAME", s, expect)
+	}
+	t, err := parseTarget(s)
+	t.Expect = expect
+	return t, err
+}
+
+func parseTarget(s string) (Target, error) {
 	addr, rest, found := strings.Cut(s, "/")
 	proto, mode, _ := strings.Cut(rest, "/")
 	if !found {
@@ -101,6 +122,9 @@ func (t Target) String() string {
 	if t.Mode != ModeIdentity {
 		s += "/" + string(t.Mode)
 	}
+	if t.Expect != "" {
+		s += "@" + t.Expect
+	}
 	return s
 }
 
@@ -122,6 +146,7 @@ func Identity() string {
 
 // Probe probes one target; the whole probe is bounded by timeout.
 func Probe(ctx context.Context, t Target, timeout time.Duration) Result {
+	timeout = max(timeout, MinTimeout)
 	return probe(ctx, t, timeout, 0)
 }
 
@@ -139,6 +164,9 @@ func probe(ctx context.Context, t Target, timeout time.Duration, udpSourcePort i
 	default:
 		r = probeStream(ctx, t)
 	}
+	if r.Outcome == Allowed && t.Expect != "" && t.Mode == ModeIdentity && r.Reply != t.Expect {
+		r = Result{Outcome: Error, Detail: fmt.Sprintf("answered by %q, not by %s", r.Reply, t.Expect)}
+	}
 	r.To = t.String()
 	r.ElapsedMS = time.Since(start).Milliseconds()
 	return r
@@ -154,6 +182,7 @@ func probe(ctx context.Context, t Target, timeout time.Duration, udpSourcePort i
 // earlier flow's conntrack entry (30 s for UDP) would carry the new probe
 // past a policy that now denies it. Callers rotate the base between passes.
 func ProbeAll(ctx context.Context, targets []Target, timeout time.Duration, parallel, udpPortBase int) []Result {
+	timeout = max(timeout, MinTimeout)
 	results := make([]Result, len(targets))
 	sem := make(chan struct{}, max(parallel, 1))
 	var wg sync.WaitGroup

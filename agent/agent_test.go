@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -193,3 +194,77 @@ func TestProbeAllUsesTheGivenUDPSourcePorts(t *testing.T) {
 		t.Errorf("source ports %v, want %d and %d", got, base, base+1)
 	}
 }
+
+// An answer from another pod than the one meant is an error, never a pass:
+// a stale IP or a wrong Service endpoint says nothing about the policy.
+func TestProbeChecksTheAnswersIdentity(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go acceptLoop(l, []byte("ns/other\n"))
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	for expect, want := range map[string]Outcome{"": Allowed, "ns/other": Allowed, "ns/meant": Error} {
+		target, err := ParseTarget(fmt.Sprintf("127.0.0.1:%d/TCP@%s", port, expect))
+		if expect == "" {
+			target, err = ParseTarget(fmt.Sprintf("127.0.0.1:%d/TCP", port))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := Probe(ctx, target, time.Second); r.Outcome != want {
+			t.Errorf("expecting %q: %s (%s), want %s", expect, r.Outcome, r.Detail, want)
+		}
+	}
+	if _, err := ParseTarget("127.0.0.1:80/TCP@noslash"); err == nil {
+		t.Error("an identity without namespace was accepted")
+	}
+}
+
+// The accept loop outlives accept errors; only closing the listener ends it.
+func TestAcceptLoopSurvivesErrors(t *testing.T) {
+	fl := &flakyListener{fails: 3, conns: make(chan net.Conn, 1)}
+	done := make(chan struct{})
+	go func() { acceptLoop(fl, []byte("ns/a\n")); close(done) }()
+	server, client := net.Pipe()
+	fl.conns <- server
+	_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 16)
+	n, err := client.Read(buf)
+	if err != nil || string(buf[:n]) != "ns/a\n" {
+		t.Fatalf("after %d accept errors: read %q, %v", 3, buf[:n], err)
+	}
+	fl.Close()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the loop did not end when the listener closed")
+	}
+}
+
+type flakyListener struct {
+	fails  int
+	conns  chan net.Conn
+	closed atomic.Bool
+}
+
+func (f *flakyListener) Accept() (net.Conn, error) {
+	if f.closed.Load() {
+		return nil, net.ErrClosed
+	}
+	if f.fails > 0 {
+		f.fails--
+		return nil, errors.New("accept4: too many open files")
+	}
+	select {
+	case c := <-f.conns:
+		return c, nil
+	case <-time.After(50 * time.Millisecond):
+		return nil, errors.New("accept4: resource temporarily unavailable")
+	}
+}
+func (f *flakyListener) Close() error   { f.closed.Store(true); return nil }
+func (f *flakyListener) Addr() net.Addr { return &net.TCPAddr{} }

@@ -72,12 +72,24 @@ func Serve(ctx context.Context, ports []int, protocols []string, identity string
 	return nil
 }
 
+// acceptLoop serves until the listener is closed. Any other accept error
+// (out of file descriptors, a connection reset before accept) is
+// transient: a loop that stopped on it would leave a Ready pod that
+// answers nothing, and every probe to it would read as a denial.
 func acceptLoop(l net.Listener, reply []byte) {
+	backoff := 5 * time.Millisecond
 	for {
 		conn, err := l.Accept()
-		if err != nil {
+		if errors.Is(err, net.ErrClosed) {
 			return // closed on shutdown
 		}
+		if err != nil {
+			log.Printf("accept on %s: %v (retrying)", l.Addr(), err)
+			time.Sleep(backoff)
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 5 * time.Millisecond
 		go func() {
 			defer conn.Close()
 			_ = conn.SetDeadline(time.Now().Add(5 * time.Second))

@@ -366,7 +366,7 @@ func (c *Cluster) ProbePass(ctx context.Context, keys []reachability.Key, viaSer
 		var cells [][2]int // (table, column) per target
 		for ki, k := range keys {
 			for j, to := range matrix {
-				targets = append(targets, agent.Target{Host: c.target(to, viaService), Port: int(k.Port), Protocol: string(k.Protocol)})
+				targets = append(targets, agent.Target{Host: c.target(to, viaService), Port: int(k.Port), Protocol: string(k.Protocol), Expect: c.identity(to)})
 				cells = append(cells, [2]int{ki, j})
 			}
 		}
@@ -409,7 +409,7 @@ func (c *Cluster) ProbeOne(ctx context.Context, from, to string, key reachabilit
 			addr = e.IP
 		}
 	}
-	target := agent.Target{Host: addr, Port: int(key.Port), Protocol: string(key.Protocol)}
+	target := agent.Target{Host: addr, Port: int(key.Port), Protocol: string(key.Protocol), Expect: c.identity(to)}
 	switch {
 	case to == topology.DNSPod:
 		// A DNS server answers DNS queries only.
@@ -424,6 +424,16 @@ func (c *Cluster) ProbeOne(ctx context.Context, from, to string, key reachabilit
 		return agent.Result{}, err
 	}
 	return results[0], nil
+}
+
+// identity is the answer the agent of a topology pod gives: its real
+// namespace and name. Endpoints that are not our agents have none.
+func (c *Cluster) identity(key string) string {
+	if c.Topology.Pod(key) == nil || key == topology.DNSPod {
+		return ""
+	}
+	ns, name, _ := topology.SplitPodKey(key)
+	return c.names.Real(ns) + "/" + name
 }
 
 // Outcome maps an agent outcome to a table cell: both denials are

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/kubernetes/test/e2e/framework"
 
+	"github.com/netpol-conformance/netpol-conformance/agent"
 	"github.com/netpol-conformance/netpol-conformance/cni"
 	"github.com/netpol-conformance/netpol-conformance/internal/version"
 	"github.com/netpol-conformance/netpol-conformance/profiles"
@@ -75,6 +76,10 @@ func TestMain(m *testing.M) {
 	// First thing: a run killed at any point later can be cleaned up by id.
 	fmt.Fprintf(os.Stderr, "netpol-conformance run id %s: its namespaces are netpol-%s-*\n", runID, runID)
 	framework.AfterReadingAllFlags(&framework.TestContext)
+	if config.probeTimeout < agent.MinTimeout {
+		fmt.Fprintf(os.Stderr, "--netpol.probe-timeout=%s is below the floor of %s: a probe that short reads slow answers as denials\n", config.probeTimeout, agent.MinTimeout)
+		os.Exit(2)
+	}
 	if config.cni != "" {
 		// A typo'd override must stop the run before it creates anything.
 		if _, err := cni.Override(config.cni, cni.Detection{Name: cni.Unknown}); err != nil {

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/netpol-conformance/netpol-conformance/agent"
 	"github.com/netpol-conformance/netpol-conformance/record"
 )
 
@@ -143,6 +144,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 	}
 	duration(EnvProbeTimeout, &c.ProbeTimeout)
+	if c.ProbeTimeout > 0 && c.ProbeTimeout < agent.MinTimeout {
+		errs = append(errs, fmt.Errorf("%s=%s is below the floor of %s: a probe that short reads slow answers as denials", EnvProbeTimeout, c.ProbeTimeout, agent.MinTimeout))
+	}
 	duration(EnvConvergenceTimeout, &c.ConvergenceTimeout)
 	duration(EnvGinkgoTimeout, &c.GinkgoTimeout)
 	switch v := strings.TrimSpace(getenv(EnvStrict)); v {

@@ -111,6 +111,9 @@ func TestConfigFromEnvReportsEveryError(t *testing.T) {
 		EnvGinkgoTimeout:      "soon",
 		EnvStrict:             "yes",
 	}))
+	if _, err := ConfigFromEnv(env(map[string]string{EnvProbeTimeout: "10ms"})); err == nil || !strings.Contains(err.Error(), "below the floor") {
+		t.Errorf("a 10ms probe timeout: %v", err)
+	}
 	if err == nil {
 		t.Fatal("no error for six invalid values")
 	}
