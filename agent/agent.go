@@ -54,6 +54,10 @@ type Target struct {
 	// reply from another pod (a stale IP, a wrong Service endpoint) says
 	// nothing about the policy between these two. Empty: any answer.
 	Expect string
+	// Flows is how many independent new flows to send (at once, each from
+	// its own source port); 0 or 1: one. The target counts as allowed when
+	// any of them is answered: one flow through is a leak.
+	Flows int
 }
 
 // MinTimeout is the shortest probe timeout: below it a connection the
@@ -77,8 +81,28 @@ const (
 
 // ParseTarget reads "HOST:PORT", "HOST:PORT/PROTOCOL" (default TCP) or
 // "HOST:PORT/PROTOCOL/MODE" (connect, dns), each optionally followed by
-// "@NAMESPACE/NAME", the identity the answer must carry.
+// "@NAMESPACE/NAME", the identity the answer must carry, and "#N", the
+// number of independent flows to send.
 func ParseTarget(s string) (Target, error) {
+	s, flows, hasFlows := strings.Cut(s, "#")
+	n := 1
+	if hasFlows {
+		var err error
+		if n, err = strconv.Atoi(flows); err != nil || n < 1 || n > MaxFlows {
+			return Target{}, fmt.Errorf("target %q: flows %q is not a number from 1 to %d", s, flows, MaxFlows)
+		}
+	}
+	t, err := parseIdentity(s)
+	if n > 1 {
+		t.Flows = n
+	}
+	return t, err
+}
+
+// MaxFlows bounds the flows of one target.
+const MaxFlows = 1000
+
+func parseIdentity(s string) (Target, error) {
 	s, expect, _ := strings.Cut(s, "@")
 	if _, _, ok := strings.Cut(expect, "/"); expect != "" && !ok {
 		return Target{}, fmt.Errorf("target %q: expected identity %q is not NAMESPACE/NAME", s, expect)
@@ -125,6 +149,9 @@ func (t Target) String() string {
 	if t.Expect != "" {
 		s += "@" + t.Expect
 	}
+	if t.Flows > 1 {
+		s += "#" + strconv.Itoa(t.Flows)
+	}
 	return s
 }
 
@@ -137,6 +164,10 @@ type Result struct {
 	Reply string `json:"reply,omitempty"`
 	// Detail is the underlying error for anything but allowed.
 	Detail string `json:"detail,omitempty"`
+	// Flows and Answered count the flows of a target sent more than once
+	// and those answered.
+	Flows    int `json:"flows,omitempty"`
+	Answered int `json:"answered,omitempty"`
 }
 
 // Identity is the line Serve answers with: "namespace/name".
@@ -176,31 +207,89 @@ func probe(ctx context.Context, t Target, timeout time.Duration, udpSourcePort i
 // returns the results in target order. One exec of the agent per source pod
 // covers a whole probe pass.
 //
-// udpPortBase, when not 0, makes the i-th target's UDP probe leave from
-// port udpPortBase+i. A probe must be a new flow: if the kernel picked a
+// udpPortBase, when not 0, makes the i-th UDP flow (counting every flow of
+// every UDP target, in order) leave from port udpPortBase+i. A probe must be a new flow: if the kernel picked a
 // source port that an earlier probe to the same destination used, that
 // earlier flow's conntrack entry (30 s for UDP) would carry the new probe
 // past a policy that now denies it. Callers rotate the base between passes.
 func ProbeAll(ctx context.Context, targets []Target, timeout time.Duration, parallel, udpPortBase int) []Result {
 	timeout = max(timeout, MinTimeout)
-	results := make([]Result, len(targets))
+	// Every flow of every target is one probe, the flows of a target
+	// consecutive, each with its own UDP source port.
+	type flow struct{ target, port int }
+	var flows []flow
+	udp := 0
+	for i, t := range targets {
+		for range max(t.Flows, 1) {
+			port := 0
+			if udpPortBase > 0 && t.Protocol == UDP {
+				port = udpPortBase + udp
+				udp++
+			}
+			flows = append(flows, flow{i, port})
+		}
+	}
+	each := make([]Result, len(flows))
 	sem := make(chan struct{}, max(parallel, 1))
 	var wg sync.WaitGroup
-	for i, t := range targets {
+	for n, f := range flows {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			port := 0
-			if udpPortBase > 0 {
-				port = udpPortBase + i
-			}
-			results[i] = probe(ctx, t, timeout, port)
+			each[n] = probe(ctx, targets[f.target], timeout, f.port)
 		}()
 	}
 	wg.Wait()
+	results := make([]Result, len(targets))
+	n := 0
+	for i, t := range targets {
+		k := max(t.Flows, 1)
+		results[i] = combine(each[n : n+k])
+		n += k
+	}
 	return results
+}
+
+// combine is the result of a target's flows: allowed when any flow was
+// answered (a leak of a denial shows as one answer); otherwise a probe
+// error if any flow could not run, else refused if any was refused, else
+// timed out.
+func combine(flows []Result) Result {
+	if len(flows) == 1 {
+		return flows[0]
+	}
+	var answered, errored, refused *Result
+	count := 0
+	for i := range flows {
+		switch flows[i].Outcome {
+		case Allowed:
+			count++
+			if answered == nil {
+				answered = &flows[i]
+			}
+		case Error:
+			if errored == nil {
+				errored = &flows[i]
+			}
+		case DeniedRefused:
+			if refused == nil {
+				refused = &flows[i]
+			}
+		}
+	}
+	r := flows[0]
+	switch {
+	case answered != nil:
+		r = *answered
+	case errored != nil:
+		r = *errored
+	case refused != nil:
+		r = *refused
+	}
+	r.Flows, r.Answered = len(flows), count
+	return r
 }
 
 // probeStream connects over TCP, reads the identity line and classifies.

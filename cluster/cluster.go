@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -60,8 +59,9 @@ type Cluster struct {
 	// serviceIPs holds, once EnsureServices ran, the ClusterIP of the
 	// Service in front of each matrix pod.
 	serviceIPs map[string]string
-	// passes counts probe passes, to rotate UDP source ports.
-	passes atomic.Int64
+	// udpNext is the next free UDP source port (see udpPorts).
+	udpMu   sync.Mutex
+	udpNext int
 	// applied is what the cluster holds now.
 	applied struct {
 		policies []networkingv1.NetworkPolicy // logical namespaces
@@ -336,26 +336,59 @@ type Observation struct {
 	Refused, TimedOut int
 	// Errors holds the detail of every probe that could not run, by cell.
 	Errors map[string]string
+	// Flows counts the new flows sent; Leaked those answered among the
+	// repeated flows of denied cells (see ConfirmPass).
+	Flows, Leaked int
 }
 
 // ProbePass probes every (from, to) pair of the matrix for every key, with
 // one exec per source pod, all sources at once; viaService probes each
 // destination through its Service (see EnsureServices).
 func (c *Cluster) ProbePass(ctx context.Context, keys []reachability.Key, viaService bool) (*Observation, error) {
+	return c.probePass(ctx, keys, viaService, nil, 1)
+}
+
+// ConfirmPass probes the matrix as ProbePass does, but sends flows
+// independent new flows to every cell expected denies (one to the others):
+// a cell is observed allowed when any of its flows was answered, so an
+// enforcer that lets a share of new connections through is caught (see
+// probing.ConfirmFlows). All flows of a source go out at once, so the pass
+// costs about one probe timeout.
+func (c *Cluster) ConfirmPass(ctx context.Context, keys []reachability.Key, viaService bool, expected []*reachability.Table, flows int) (*Observation, error) {
+	return c.probePass(ctx, keys, viaService, expected, flows)
+}
+
+func (c *Cluster) probePass(ctx context.Context, keys []reachability.Key, viaService bool, expected []*reachability.Table, flows int) (*Observation, error) {
 	if viaService && c.serviceIPs == nil {
 		return nil, errors.New("probing through Services before EnsureServices")
 	}
 	matrix := c.Topology.MatrixKeys()
 	obs := &Observation{Errors: map[string]string{}}
-	// Each pass sends its UDP probes from a fresh block of source ports
-	// below the kernel's ephemeral range, 400 passes before a block comes
-	// back: far longer than UDP conntrack entries live (30 s).
-	const firstPort, blocks = 10000, 400
-	block := len(matrix) * len(keys)
-	udpBase := firstPort + int(c.passes.Add(1)%blocks)*block
 	for _, k := range keys {
 		obs.Tables = append(obs.Tables, reachability.New(k, matrix, matrix))
 	}
+	flowsTo := func(ki, i, j int) int {
+		if expected != nil && expected[ki].At(i, j).Outcome == reachability.Blocked {
+			return flows
+		}
+		return 1
+	}
+	// The UDP flows of a pass leave from a block of source ports no recent
+	// pass used (each source pod has its own network namespace, so one
+	// block serves them all).
+	udpFlows := 0
+	for i := range matrix {
+		n := 0
+		for ki, k := range keys {
+			for j := range matrix {
+				if k.Protocol == corev1.ProtocolUDP {
+					n += flowsTo(ki, i, j)
+				}
+			}
+		}
+		udpFlows = max(udpFlows, n)
+	}
+	udpBase := c.udpPorts(udpFlows)
 	var (
 		mu   sync.Mutex
 		wg   sync.WaitGroup
@@ -366,7 +399,8 @@ func (c *Cluster) ProbePass(ctx context.Context, keys []reachability.Key, viaSer
 		var cells [][2]int // (table, column) per target
 		for ki, k := range keys {
 			for j, to := range matrix {
-				targets = append(targets, agent.Target{Host: c.target(to, viaService), Port: int(k.Port), Protocol: string(k.Protocol), Expect: c.identity(to)})
+				targets = append(targets, agent.Target{Host: c.target(to, viaService), Port: int(k.Port), Protocol: string(k.Protocol),
+					Expect: c.identity(to), Flows: flowsTo(ki, i, j)})
 				cells = append(cells, [2]int{ki, j})
 			}
 		}
@@ -383,6 +417,10 @@ func (c *Cluster) ProbePass(ctx context.Context, keys []reachability.Key, viaSer
 			for n, r := range results {
 				t, j := obs.Tables[cells[n][0]], cells[n][1]
 				t.SetAt(i, j, reachability.Cell{Outcome: Outcome(r.Outcome)})
+				obs.Flows += max(r.Flows, 1)
+				if r.Flows > 1 && r.Answered > 0 {
+					obs.Leaked += r.Answered
+				}
 				switch r.Outcome {
 				case agent.DeniedRefused:
 					obs.Refused++
@@ -396,6 +434,24 @@ func (c *Cluster) ProbePass(ctx context.Context, keys []reachability.Key, viaSer
 	}
 	wg.Wait()
 	return obs, errors.Join(errs...)
+}
+
+// UDP source ports the probes leave from: below the kernel's ephemeral
+// range, so no port the kernel picks for another socket collides, handed
+// out in rotating blocks so a port comes back only after the passes of
+// tens of seconds, longer than an unreplied UDP conntrack entry lives.
+const firstUDPPort, endUDPPorts = 10000, 32768
+
+// udpPorts reserves n consecutive source ports and returns the first.
+func (c *Cluster) udpPorts(n int) int {
+	c.udpMu.Lock()
+	defer c.udpMu.Unlock()
+	if c.udpNext < firstUDPPort || c.udpNext+n > endUDPPorts {
+		c.udpNext = firstUDPPort
+	}
+	base := c.udpNext
+	c.udpNext += n
+	return base
 }
 
 // ProbeOne probes a single cell (a case's probe outside the matrix).
@@ -453,7 +509,14 @@ func Outcome(o agent.Outcome) reachability.Outcome {
 // server's exec and decodes one JSON line per target.
 func (c *Cluster) probe(ctx context.Context, from string, targets []agent.Target, udpPortBase int) ([]agent.Result, error) {
 	ns, name, _ := topology.SplitPodKey(from)
-	cmd := []string{c.opts.AgentBinary, "agent", "probe", "--timeout", c.opts.ProbeTimeout.String(), "--udp-source-port-base", strconv.Itoa(udpPortBase)}
+	// Every flow in flight at once: a denied flow waits the whole timeout,
+	// so a pass costs one timeout however many flows it sends.
+	flows := 0
+	for _, t := range targets {
+		flows += max(t.Flows, 1)
+	}
+	cmd := []string{c.opts.AgentBinary, "agent", "probe", "--timeout", c.opts.ProbeTimeout.String(),
+		"--udp-source-port-base", strconv.Itoa(udpPortBase), "--parallel", strconv.Itoa(flows)}
 	for _, t := range targets {
 		cmd = append(cmd, "--to", t.String())
 	}

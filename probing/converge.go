@@ -26,6 +26,10 @@ type Options struct {
 	Confirm int
 	// Interval is the pause between passes that did not match.
 	Interval time.Duration
+	// ConfirmPass, when set, runs the passes after the first match instead
+	// of the plain pass: one that sends ConfirmFlows new flows to every
+	// denied cell, so a leaky denial cannot confirm a match.
+	ConfirmPass PassFunc
 	// MinSettle keeps confirming until this long after the change. A
 	// stage whose expected tables equal the state before the change
 	// matches at once, before the enforcer has acted: without a settle
@@ -74,7 +78,11 @@ func Converge(ctx context.Context, start time.Time, expected []*reachability.Tab
 	deadline := start.Add(opts.Timeout)
 	confirmed := -1 // passes since the first match; -1 before it
 	for {
-		observed, err := pass(ctx)
+		run := pass
+		if confirmed >= 0 && opts.ConfirmPass != nil {
+			run = opts.ConfirmPass
+		}
+		observed, err := run(ctx)
 		if err != nil {
 			return res, fmt.Errorf("probe pass %d: %w", len(res.Passes)+1, err)
 		}

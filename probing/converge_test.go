@@ -130,3 +130,26 @@ func TestConvergeSettles(t *testing.T) {
 		t.Errorf("Converged=%v flapping=%v after %d passes: a late wrong change must be caught", res.Converged, res.Flapping, len(res.Passes))
 	}
 }
+
+// After the first match, the confirming passes are the ConfirmPass: a cell
+// it sees leak is flapping, a failure, however well the plain pass looked.
+func TestConvergeConfirmsWithConfirmPass(t *testing.T) {
+	expected := table(A, X, A, A)
+	plain := 0
+	confirm := 0
+	opts := Options{Timeout: time.Second, Confirm: 1, Interval: time.Millisecond,
+		ConfirmPass: func(context.Context) ([]*reachability.Table, error) {
+			confirm++
+			return []*reachability.Table{table(A, A, A, A)}, nil // one of 44 flows got through
+		}}
+	res, err := Converge(context.Background(), time.Now(), []*reachability.Table{expected}, func(context.Context) ([]*reachability.Table, error) {
+		plain++
+		return []*reachability.Table{expected}, nil
+	}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Converged || len(res.Flapping) != 1 || plain != 1 || confirm != 1 {
+		t.Errorf("converged=%v flapping=%v plain=%d confirm=%d: want a flapping cell found by the one confirming pass", res.Converged, res.Flapping, plain, confirm)
+	}
+}

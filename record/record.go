@@ -31,8 +31,10 @@ const JournalFile = "journal.jsonl"
 // NetworkPolicy is enforced at all; every case depends on it.
 const EnforcementCheck = "is enforced at all"
 
-// ResetStage names the stage before each case's own: every policy of the
-// previous case removed, back to the no-policy table.
+// ResetStage names the stage after each case's own: every policy of the
+// case removed, back to the no-policy table. It is the case's positive
+// control (every destination it denied answers again) and measures how
+// long the removal took to be enforced.
 const ResetStage = "reset"
 
 // Outcome is what happened to a case on the cluster, before any profile is
@@ -129,6 +131,12 @@ type Stage struct {
 	// they were denied.
 	Refused  int `json:"refused,omitempty"`
 	TimedOut int `json:"timedOut,omitempty"`
+	// ConfirmFlows is how many new flows the confirming pass sent to each
+	// denied cell; Flows counts every flow of the stage, Leaked the flows
+	// of denied cells that were answered (any is a failure).
+	ConfirmFlows int `json:"confirmFlows,omitempty"`
+	Flows        int `json:"flows,omitempty"`
+	Leaked       int `json:"leaked,omitempty"`
 }
 
 // Cell is one probe whose observation departed from the model.
