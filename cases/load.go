@@ -122,7 +122,7 @@ func readPaths(paths []string) ([]string, map[string][]byte, error) {
 			files = files[:0]
 			for _, e := range entries {
 				// A ConfigMap mount also holds hidden ..data links.
-				if !strings.HasPrefix(e.Name(), ".") && strings.HasSuffix(e.Name(), ".yaml") {
+				if !strings.HasPrefix(e.Name(), ".") && (strings.HasSuffix(e.Name(), ".yaml") || strings.HasSuffix(e.Name(), ".yml")) {
 					files = append(files, filepath.Join(p, e.Name()))
 				}
 			}

@@ -69,7 +69,8 @@ func decodePolicies(data []byte) ([]networkingv1.NetworkPolicy, error) {
 		if err != nil {
 			return nil, fmt.Errorf("document %d: %w", doc, err)
 		}
-		if len(bytes.TrimSpace(raw)) == 0 {
+		// An empty document, or one of comments only, holds no object.
+		if js, err := yaml.YAMLToJSON(raw); err == nil && (len(bytes.TrimSpace(js)) == 0 || string(bytes.TrimSpace(js)) == "null") {
 			continue
 		}
 		// Only the kind is read leniently; the object is then decoded

@@ -31,7 +31,7 @@ func validateFile(f *File, topo *topology.Topology) []*Problem {
 			problems = append(problems, p)
 		}
 	}
-	want := strings.TrimSuffix(path.Base(f.Source), ".yaml")
+	want := strings.TrimSuffix(strings.TrimSuffix(path.Base(f.Source), ".yaml"), ".yml")
 	switch {
 	case f.Family == "":
 		add(nil, field.ErrorList{field.Required(field.NewPath("family"), fmt.Sprintf("set family: %s (the file name without .yaml)", want))})

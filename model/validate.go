@@ -17,6 +17,14 @@ import (
 // reaches a cluster. It reports every problem, each under fldPath.
 func ValidatePolicy(np *networkingv1.NetworkPolicy, fldPath *field.Path) field.ErrorList {
 	var errs field.ErrorList
+	// The object's type, when it names one, must be this one: the API
+	// server would not take a NetworkPolicy under another group or version.
+	if v := np.APIVersion; v != "" && v != networkingv1.SchemeGroupVersion.String() {
+		errs = append(errs, field.NotSupported(fldPath.Child("apiVersion"), v, []string{networkingv1.SchemeGroupVersion.String()}))
+	}
+	if k := np.Kind; k != "" && k != "NetworkPolicy" {
+		errs = append(errs, field.NotSupported(fldPath.Child("kind"), k, []string{"NetworkPolicy"}))
+	}
 	meta := fldPath.Child("metadata")
 	if np.Name == "" {
 		errs = append(errs, field.Required(meta.Child("name"), "every policy needs a name"))
@@ -136,8 +144,9 @@ func ValidateIPBlock(b *networkingv1.IPBlock, fldPath *field.Path) field.ErrorLi
 		switch {
 		case err != nil:
 			errs = append(errs, field.Invalid(fldPath.Child("except").Index(i), s, "must be a CIDR such as 10.0.1.0/24"))
-		case ex.Addr().Is4() != cidr.Addr().Is4() || ex.Bits() < cidr.Bits() || !cidr.Masked().Contains(ex.Addr()):
-			errs = append(errs, field.Invalid(fldPath.Child("except").Index(i), s, fmt.Sprintf("must be inside cidr %s", b.CIDR)))
+		case ex.Addr().Is4() != cidr.Addr().Is4() || ex.Bits() <= cidr.Bits() || !cidr.Masked().Contains(ex.Addr()):
+			// The API server: "must be a strict subset of `cidr`".
+			errs = append(errs, field.Invalid(fldPath.Child("except").Index(i), s, fmt.Sprintf("must be strictly inside cidr %s (a smaller range), as the API server requires", b.CIDR)))
 		}
 	}
 	return errs

@@ -159,32 +159,37 @@ func (t *Table) String() string {
 }
 
 // Grid renders only the matrix: a header row starting with "-", then one
-// row per source. Parse reads this form back.
+// row per source. Parse reads this form back. Each row is built on its own
+// and trimmed, so rendering stays linear in the size of the table.
 func (t *Table) Grid() string {
 	width := 1
 	for _, k := range append(slices.Clone(t.From), t.To...) {
 		width = max(width, len(k))
 	}
-	var b strings.Builder
-	pad := func(s string) { fmt.Fprintf(&b, "%-*s", width+1, s) }
+	var b, line strings.Builder
+	b.Grow((len(t.From) + 1) * (len(t.To) + 1) * (width + 1))
+	pad := func(s string) {
+		line.WriteString(s)
+		for range width + 1 - len(s) {
+			line.WriteByte(' ')
+		}
+	}
+	endLine := func() {
+		b.WriteString(strings.TrimRight(line.String(), " "))
+		b.WriteByte('\n')
+		line.Reset()
+	}
 	pad("-")
 	for _, to := range t.To {
 		pad(to)
 	}
-	trimEnd(&b)
+	endLine()
 	for i, from := range t.From {
 		pad(from)
 		for j := range t.To {
 			pad(t.At(i, j).Outcome.Mark())
 		}
-		trimEnd(&b)
+		endLine()
 	}
 	return b.String()
-}
-
-func trimEnd(b *strings.Builder) {
-	s := strings.TrimRight(b.String(), " ")
-	b.Reset()
-	b.WriteString(s)
-	b.WriteByte('\n')
 }

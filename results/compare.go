@@ -186,17 +186,17 @@ func (m *Matrix) ByFamily() []Row {
 func (m *Matrix) Markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# NetworkPolicy conformance: %d runs compared\n\n", len(m.Runs))
-	b.WriteString("| run | CNI | Kubernetes | pass | known deviations | implementation-defined | regressions | fixed | skipped | time to enforce, median / max | policy removal, median / max | suite | case set |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| run | CNI | Kubernetes | pass | known deviations | implementation-defined | regressions | not run | fixed | skipped | time to enforce, median / max | policy removal, median / max | suite | case set |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range m.Runs {
 		n := r.Counts()
-		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %d | %d | %d | %d | %s | %s | %s | %s |\n", r.Name, orDash(r.CNI()),
-			orDash(r.Properties["kubernetesVersion"]), n[Pass], n[KnownDeviation], n[ImplementationDefined], n[Fail], n[Fixed], n[Skipped],
-			r.Enforcement(), r.Removal(), orDash(r.Properties["suiteVersion"]), orDash(shortDigest(r.Properties["caseSetDigest"])))
+		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %d | %d | %d | %d | %d | %s | %s | %s | %s |\n", md(r.Name), md(orDash(r.CNI())),
+			md(orDash(r.Properties["kubernetesVersion"])), n[Pass], n[KnownDeviation], n[ImplementationDefined], n[Fail], n[NotRun], n[Fixed], n[Skipped],
+			r.Enforcement(), r.Removal(), md(orDash(r.Properties["suiteVersion"])), md(orDash(shortDigest(r.Properties["caseSetDigest"]))))
 	}
 	b.WriteString("\nVerdicts: `pass`; `FAIL` departs from the spec and the CNI's profile does not predict it (a regression); " +
 		"`known deviation` departs as the profile predicts; `fixed` passes where the profile predicts a deviation (update the profile); " +
-		"`implementation-defined` is the cluster's own reading where the spec leaves the answer open; `skipped` did not run. " +
+		"`implementation-defined` is the cluster's own reading where the spec leaves the answer open; `not run`: the run ended (killed, timed out) before the case, or does not hold it, a failure; `skipped` did not run by design. " +
 		"Times are the longest time to enforce of the case's stages, measured to the end of the first probe pass that matches the model; " +
 		"policy removal is the reset before each case (every policy of the previous case deleted, labels restored) until no policy is enforced.\n")
 	disagreeing := m.Disagreeing()
@@ -226,7 +226,7 @@ func (m *Matrix) markdownTable(b *strings.Builder, rows []Row, withFamily bool) 
 		b.WriteString(" family |")
 	}
 	for _, r := range m.Runs {
-		fmt.Fprintf(b, " %s |", r.Name)
+		fmt.Fprintf(b, " %s |", md(r.Name))
 	}
 	b.WriteString("\n|---|")
 	if withFamily {
@@ -234,13 +234,13 @@ func (m *Matrix) markdownTable(b *strings.Builder, rows []Row, withFamily bool) 
 	}
 	b.WriteString(strings.Repeat("---|", len(m.Runs)) + "\n")
 	for _, row := range rows {
-		fmt.Fprintf(b, "| `%s` |", row.Case)
+		fmt.Fprintf(b, "| `%s` |", strings.ReplaceAll(md(row.Case), "`", "'"))
 		if withFamily {
-			fmt.Fprintf(b, " %s |", row.Family)
+			fmt.Fprintf(b, " %s |", md(row.Family))
 		}
 		for _, c := range row.Cells {
 			text := cellText(c)
-			if c != nil && c.Verdict == Fail {
+			if c == nil || c.Verdict.Failing(false) {
 				text = "**" + text + "**"
 			}
 			fmt.Fprintf(b, " %s |", text)
@@ -253,12 +253,14 @@ func (m *Matrix) markdownTable(b *strings.Builder, rows []Row, withFamily bool) 
 // to enforce.
 func cellText(c *Case) string {
 	if c == nil {
-		return "—"
+		return "NOT RUN"
 	}
 	text := string(c.Verdict)
 	switch c.Verdict {
 	case Fail:
 		text = "FAIL"
+	case NotRun:
+		text = "NOT RUN"
 	case KnownDeviation:
 		text = "known deviation"
 	}
@@ -266,6 +268,13 @@ func cellText(c *Case) string {
 		text += " " + c.TimeToEnforce.Round(10*time.Millisecond).String()
 	}
 	return text
+}
+
+// md makes text from a report safe inside a Markdown table cell: names and
+// versions come from files anyone can write, and a newline or a pipe would
+// add rows or columns of their own.
+func md(s string) string {
+	return strings.NewReplacer("\r", " ", "\n", " ", "|", "\\|", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
 func shortDigest(d string) string {

@@ -349,7 +349,7 @@ var (
 	nodeType    = regexp.MustCompile(`^\[(It|BeforeSuite|AfterSuite|SynchronizedBeforeSuite|SynchronizedAfterSuite|ReportBeforeSuite|ReportAfterSuite|DeferCleanup[^\]]*)\]( |$)`)
 	labels      = regexp.MustCompile(` \[[^\]]*\]$`)
 	ownReadings = regexp.MustCompile(implementationDefinedEntry + `[^\n]*\n[^\n]*`)
-	enforce     = regexp.MustCompile(`time-to-enforce - [^\n]*\n\s+(?:([^:\n]+): )?([0-9.]+(?:ms|s|µs))`)
+	enforce     = regexp.MustCompile(`time-to-enforce - [^\n]*\n\s+(?:([^:\n]+): )?((?:[0-9.]+(?:h|ms|m|s|µs|us|ns))+)`)
 )
 
 // caseName returns the case a testcase name stands for; ok is false for
@@ -373,8 +373,12 @@ func caseOf(jc junitCase) (Case, bool) {
 	switch {
 	case jc.Failure != nil:
 		// Ours: a one-line message and the detail in the body. Older
-		// reports and other tools: everything in one of them.
+		// reports (Ginkgo's own): the whole failure in the message, the
+		// body the same with Ginkgo's decorations.
 		c.Verdict, c.Detail = Fail, firstNonEmpty(jc.Failure.Text, jc.Failure.Message)
+		if strings.Contains(strings.TrimSpace(jc.Failure.Message), "\n") {
+			c.Detail = strings.TrimSpace(jc.Failure.Message)
+		}
 		c.Message, _, _ = strings.Cut(strings.TrimPrefix(firstNonEmpty(jc.Failure.Message, jc.Failure.Text), DepartureHeader+"\n"), "\n")
 	case jc.Error != nil:
 		c.Verdict, c.Message = Fail, jc.Error.Message

@@ -116,9 +116,9 @@ func TestCompareRecordedRuns(t *testing.T) {
 	}
 	md := m.Markdown()
 	for _, want := range []string{
-		"| kube-network-policies | — | — | 99 | 0 | 2 | 0 | 0 | 0 | 1.27s / 1.37s | 290ms / 420ms | — | — |",
+		"| kube-network-policies | — | — | 99 | 0 | 2 | 0 | 0 | 0 | 0 | 1.27s / 1.37s | 290ms / 420ms | — | — |",
 		"| kube-router | — | — | 94 | 0 | 2 | 5 | 0 | 0 |",
-		"| none | — | — | 0 | 0 | 0 | 1 | 0 | 100 | — |",
+		"| none | — | — | 0 | 0 | 0 | 1 | 0 | 0 | 100 | — |",
 		"| `egress-rule-without-policytypes-isolates-ingress` | egress | pass 1.24s | **FAIL** | skipped |",
 		"| `egress-to-apiserver-by-port` | implementation-defined 1.24s |",
 		"### egress",
@@ -496,5 +496,22 @@ func TestDiffFailsOnCasesOneRunLacksAndOnStrictRuns(t *testing.T) {
 	}
 	if d := Diff(old, mk(false, Case{Name: "a", Verdict: Pass}, Case{Name: "b", Verdict: KnownDeviation}), 0); d.Regressed() {
 		t.Errorf("a known deviation in a non-strict run regressed: %s", d)
+	}
+}
+
+// Names in reports are input: a newline or a pipe in one must not add rows
+// or columns to the Markdown.
+func TestMarkdownEscapesNames(t *testing.T) {
+	r := &Run{Name: "evil|run", byName: map[string]int{}, Properties: map[string]string{"cni": "x\n| injected | row |"}}
+	r.Cases = []Case{{Name: "a\n| injected | row |", Verdict: Pass}}
+	r.byName[r.Cases[0].Name] = 0
+	out := Compare([]*Run{r}, func(string) CaseInfo { return CaseInfo{} }).Markdown()
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "| injected") {
+			t.Errorf("a name injected a row:\n%s", out)
+		}
+	}
+	if strings.Contains(out, "| evil|run |") {
+		t.Errorf("a pipe in a run name split its cell:\n%s", out)
 	}
 }

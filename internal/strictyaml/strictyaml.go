@@ -33,7 +33,9 @@ func (e FieldError) Error() string {
 // leaves v incomplete). Otherwise fieldErrs lists every unknown or duplicate
 // field; v then holds everything else, so callers can keep validating.
 func Decode(data []byte, v any) (fieldErrs []FieldError, err error) {
-	js, err := yaml.YAMLToJSON(data)
+	// Strict: a key given twice in one mapping is an error, as the API
+	// server's strict decoding makes it, not a silent last-one-wins.
+	js, err := yaml.YAMLToJSONStrict(data)
 	if err != nil {
 		return nil, fmt.Errorf("invalid YAML: %w", err)
 	}
