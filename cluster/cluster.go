@@ -311,18 +311,39 @@ func (c *Cluster) Teardown(ctx context.Context) error {
 // DeleteRun deletes the namespaces a run labelled, whether or not its
 // process is still alive; runID "" deletes those of every run.
 func DeleteRun(ctx context.Context, client kubernetes.Interface, runID string) error {
+	names, err := RunNamespaces(ctx, client, runID)
+	if err != nil {
+		return err
+	}
+	return DeleteNamespaces(ctx, client, names)
+}
+
+// RunNamespaces lists the namespaces of one run, or of every run when
+// runID is empty, leaving out those already being deleted.
+func RunNamespaces(ctx context.Context, client kubernetes.Interface, runID string) ([]string, error) {
 	sel := RunLabel
 	if runID != "" {
 		sel = RunLabel + "=" + runID
 	}
 	list, err := client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
-		return fmt.Errorf("listing namespaces labelled %s: %w", sel, err)
+		return nil, fmt.Errorf("listing namespaces labelled %s: %w", sel, err)
 	}
-	var errs []error
+	var names []string
 	for _, ns := range list.Items {
-		if err := client.CoreV1().Namespaces().Delete(ctx, ns.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("deleting namespace %s: %w", ns.Name, err))
+		if ns.DeletionTimestamp == nil { // not already being deleted
+			names = append(names, ns.Name)
+		}
+	}
+	return names, nil
+}
+
+// DeleteNamespaces deletes the named namespaces; one already gone is fine.
+func DeleteNamespaces(ctx context.Context, client kubernetes.Interface, names []string) error {
+	var errs []error
+	for _, name := range names {
+		if err := client.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("deleting namespace %s: %w", name, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -1,39 +1,79 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/netpol-conformance/netpol-conformance/cluster"
 )
 
+// cleanupTimeout bounds the whole cleanup: a stalled API server must not
+// hang it.
+const cleanupTimeout = 2 * time.Minute
+
 func newCleanupCommand() *cobra.Command {
-	var kubeconfig, runID string
+	flags := genericclioptions.NewConfigFlags(true)
+	var runID string
+	var all, dryRun bool
 	cmd := &cobra.Command{
-		Use:   "cleanup",
-		Short: "Delete every namespace a suite run left behind (all runs, or one with --run-id)",
-		Long: `The suite deletes its namespaces when it ends, interrupted or not. A run that
-was killed outright leaves them; they carry the label ` + cluster.RunLabel + `,
-and this command deletes them.`,
+		Use:   "cleanup (--run-id ID | --all)",
+		Short: "Delete the namespaces a killed suite run left behind",
+		Long: `The suite deletes its namespaces when it ends, interrupted or not, and the
+plugin deletes them after a suite that was killed. A run killed outright
+outside the plugin leaves them; they carry the label ` + cluster.RunLabel + `
+with the run's id (the suite logs it first thing), and this command lists
+and deletes them: one run's with --run-id, every run's with --all (which
+would also stop runs in progress). --dry-run only lists.`,
+		Example: `  netpol-conformance cleanup --run-id k3x9p
+  netpol-conformance cleanup --all --dry-run --context staging`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rules := clientcmd.NewDefaultClientConfigLoadingRules()
-			rules.ExplicitPath = kubeconfig
-			cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+			if (runID == "") == !all {
+				return errors.New("name what to delete: --run-id ID (the id the run logged) or --all (every run's namespaces, runs in progress included)")
+			}
+			cfg, err := flags.ToRESTConfig()
 			if err != nil {
-				return fmt.Errorf("loading kubeconfig: %w", err)
+				return fmt.Errorf("loading the cluster's client config: %w", err)
+			}
+			if cfg.Timeout == 0 {
+				cfg.Timeout = 30 * time.Second
 			}
 			client, err := kubernetes.NewForConfig(cfg)
 			if err != nil {
 				return fmt.Errorf("creating a client: %w", err)
 			}
-			return cluster.DeleteRun(cmd.Context(), client, runID)
+			ctx, cancel := context.WithTimeout(cmd.Context(), cleanupTimeout)
+			defer cancel()
+			names, err := cluster.RunNamespaces(ctx, client, runID)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if len(names) == 0 {
+				fmt.Fprintln(out, "no namespace to delete")
+				return nil
+			}
+			verb := "deleting"
+			if dryRun {
+				verb = "would delete"
+			}
+			fmt.Fprintf(out, "%s %d namespaces: %s\n", verb, len(names), strings.Join(names, " "))
+			if dryRun {
+				return nil
+			}
+			return cluster.DeleteNamespaces(ctx, client, names)
 		},
 	}
-	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
-	cmd.Flags().StringVar(&runID, "run-id", "", "delete only this run's namespaces")
+	flags.AddFlags(cmd.Flags())
+	cmd.Flags().StringVar(&runID, "run-id", "", "delete this run's namespaces")
+	cmd.Flags().BoolVar(&all, "all", false, "delete every run's namespaces, runs in progress included")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "list what would be deleted, delete nothing")
 	return cmd
 }

@@ -1,6 +1,14 @@
 package cli
 
 import (
+	"errors"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/netpol-conformance/netpol-conformance/cluster"
+
 	"context"
 	"fmt"
 	"os"
@@ -42,6 +50,7 @@ verdict, not an error of the plugin.`,
 			cfg, cfgErr := plugin.ConfigFromEnv(os.Getenv)
 			cfg.SuiteBinary = suite
 			cfg.ExtraArgs = args
+			cfg.Cleanup = cleanupInCluster
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			o, err := plugin.Run(ctx, cfg, cfgErr, cmd.OutOrStdout())
@@ -60,4 +69,26 @@ verdict, not an error of the plugin.`,
 	run.Flags().StringVar(&suite, "suite", plugin.DefaultSuiteBinary, "path of the compiled suite")
 	cmd.AddCommand(run)
 	return cmd
+}
+
+// cleanupInCluster deletes a run's namespaces with the plugin pod's own
+// service account; outside a pod there is no cluster to clean.
+func cleanupInCluster(ctx context.Context, runID string) ([]string, error) {
+	cfg, err := rest.InClusterConfig()
+	if errors.Is(err, rest.ErrNotInCluster) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	cfg.Timeout = 30 * time.Second
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	names, err := cluster.RunNamespaces(ctx, client, runID)
+	if err != nil {
+		return nil, err
+	}
+	return names, cluster.DeleteNamespaces(ctx, client, names)
 }

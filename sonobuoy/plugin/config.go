@@ -12,6 +12,7 @@
 package plugin
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -98,6 +99,11 @@ type Config struct {
 
 	// ExtraArgs are appended to the suite's command line verbatim.
 	ExtraArgs []string
+	// Cleanup deletes what a run left in the cluster (its namespaces, by
+	// run id) and returns what it deleted; the entrypoint calls it after
+	// every suite, since a suite that was killed could not. Nil: none.
+	Cleanup func(ctx context.Context, runID string) ([]string, error)
+
 	// StopGrace is how long the suite has after SIGTERM to abort its spec,
 	// clean up and write its report before it is killed (default
 	// DefaultStopGrace).

@@ -455,3 +455,24 @@ func TestReadReportCountsVerdictClasses(t *testing.T) {
 		t.Errorf("readReport = %+v, %v; want 2 ran, 1 skipped", sum, err)
 	}
 }
+
+// After a suite that was killed, the entrypoint deletes what the run left
+// in the cluster, by the run id its journal names.
+func TestRunCleansUpAfterAKilledSuite(t *testing.T) {
+	t.Setenv("FAKE_SUITE_MODE", "oom")
+	dir := t.TempDir()
+	cfg, _ := ConfigFromEnv(env(map[string]string{EnvResultsDir: filepath.Join(dir, "results"), EnvConfigDir: filepath.Join(dir, "none")}))
+	cfg.SuiteBinary = fakeSuite
+	var cleaned []string
+	cfg.Cleanup = func(_ context.Context, runID string) ([]string, error) {
+		cleaned = append(cleaned, runID)
+		return []string{"netpol-" + runID + "-x"}, nil
+	}
+	var log strings.Builder
+	if _, err := Run(context.Background(), cfg, nil, &log); err != nil {
+		t.Fatal(err)
+	}
+	if len(cleaned) != 1 || cleaned[0] != "fake" || !strings.Contains(log.String(), "deleted 1 namespaces the suite left behind: netpol-fake-x") {
+		t.Errorf("cleanup calls %v; log:\n%s", cleaned, log.String())
+	}
+}

@@ -207,6 +207,7 @@ func runSuite(ctx context.Context, cfg Config, w io.Writer, tail *tailWriter) Ou
 		cause = rec.End.Interrupted
 		fmt.Fprintf(w, "netpol-conformance plugin: incomplete run: %s\n", cause)
 	}
+	cleanUp(cfg, rec.Start.RunID, w)
 	rec.Complete(cause, time.Now())
 	run, err := results.WriteReports(cfg.ResultsDir, rec, set)
 	if err != nil {
@@ -224,6 +225,29 @@ func runSuite(ctx context.Context, cfg Config, w io.Writer, tail *tailWriter) Ou
 		o.Synthesized = fmt.Sprintf("no spec ran (%d skipped): %s; check %s and %s", o.Skipped, cause, EnvCases, EnvTags)
 	}
 	return o
+}
+
+// cleanupTimeout bounds the cleanup after the suite: the plugin's own
+// context may be over (the pod is being deleted), and a stalled API server
+// must not keep Sonobuoy waiting for the results.
+const cleanupTimeout = time.Minute
+
+// cleanUp deletes what the run left in the cluster. The suite deletes its
+// namespaces itself when it ends; one that was killed leaves them, and
+// nothing else would.
+func cleanUp(cfg Config, runID string, w io.Writer) {
+	if cfg.Cleanup == nil || runID == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	deleted, err := cfg.Cleanup(ctx, runID)
+	switch {
+	case err != nil:
+		fmt.Fprintf(w, "netpol-conformance plugin: cleaning up run %s: %v (delete them with `netpol-conformance cleanup --run-id %s`)\n", runID, err, runID)
+	case len(deleted) > 0:
+		fmt.Fprintf(w, "netpol-conformance plugin: deleted %d namespaces the suite left behind: %s\n", len(deleted), strings.Join(deleted, " "))
+	}
 }
 
 // countRan counts the cases of a run that ran and those skipped. The
