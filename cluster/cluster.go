@@ -39,6 +39,9 @@ type Options struct {
 	// AgentImage and AgentBinary are the image the pods run and the path
 	// of the netpol-conformance binary in it.
 	AgentImage, AgentBinary string
+	// Placement places the agent pods (node selector, tolerations, pull
+	// secrets, resources).
+	Placement AgentPlacement
 	// ProbeTimeout bounds each probe.
 	ProbeTimeout time.Duration
 	// PodStartTimeout bounds the wait for the topology's pods.
@@ -85,6 +88,7 @@ func Setup(ctx context.Context, client kubernetes.Interface, config *rest.Config
 		}
 		for i := range ns.Pods {
 			pod := AgentPod(obj.Name, &ns.Pods[i], opts.AgentImage, opts.AgentBinary)
+			opts.Placement.apply(pod)
 			if _, err := client.CoreV1().Pods(obj.Name).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 				return c, fmt.Errorf("creating pod %s/%s: %w", obj.Name, pod.Name, err)
 			}

@@ -129,7 +129,7 @@ var _ = ginkgo.Describe("NetworkPolicy", ginkgo.Ordered, ginkgo.ContinueOnFailur
 			framework.ExpectNoError(cluster.DeleteRun(ctx, client, runID), "deleting this run's namespaces")
 		})
 		env, err = cluster.Setup(ctx, client, restConfig, cluster.Options{
-			RunID: runID, AgentImage: config.agentImage, AgentBinary: config.agentBinary,
+			RunID: runID, AgentImage: config.agentImage, AgentBinary: config.agentBinary, Placement: placement,
 			ProbeTimeout: config.probeTimeout, PodStartTimeout: config.podStartTimeout,
 		})
 		framework.ExpectNoError(err, "creating the standard topology")

@@ -18,6 +18,7 @@ import (
 	"k8s.io/kubernetes/test/e2e/framework"
 
 	"github.com/netpol-conformance/netpol-conformance/agent"
+	"github.com/netpol-conformance/netpol-conformance/cluster"
 	"github.com/netpol-conformance/netpol-conformance/cni"
 	"github.com/netpol-conformance/netpol-conformance/internal/version"
 	"github.com/netpol-conformance/netpol-conformance/profiles"
@@ -34,6 +35,10 @@ var config struct {
 	convergenceTimeout time.Duration
 	podStartTimeout    time.Duration
 	agentImage         string
+	agentPullSecrets   string
+	agentNodeSelector  string
+	agentTolerations   string
+	agentResources     string
 	agentBinary        string
 	runID              string
 	junitReport        string
@@ -49,12 +54,19 @@ func registerFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&config.convergenceTimeout, "netpol.convergence-timeout", 20*time.Second, "how long a change may take to be enforced")
 	fs.DurationVar(&config.podStartTimeout, "netpol.pod-start-timeout", 3*time.Minute, "how long the topology's pods may take to be ready")
 	fs.StringVar(&config.agentImage, "netpol.agent-image", "localhost/netpol-conformance:local", "image of the agent pods: the suite's own image, built from the Dockerfile")
+	fs.StringVar(&config.agentPullSecrets, "netpol.agent-pull-secrets", "", "image pull secrets of the agent pods: NAME,...")
+	fs.StringVar(&config.agentNodeSelector, "netpol.agent-node-selector", "", "node selector of the agent pods: KEY=VALUE,... (kubernetes.io/os=linux is always set)")
+	fs.StringVar(&config.agentTolerations, "netpol.agent-tolerations", "", "tolerations of the agent pods: KEY[=VALUE]:EFFECT,..., or * for every taint")
+	fs.StringVar(&config.agentResources, "netpol.agent-resources", "", "resources of the agent pods over the defaults: requests.cpu=10m,limits.memory=256Mi,...")
 	fs.StringVar(&config.agentBinary, "netpol.agent-binary", "/netpol-conformance", "path of the netpol-conformance binary in the agent image")
 	fs.StringVar(&config.runID, "netpol.run-id", "", "names this run's namespaces (netpol-<id>-x...); default: random")
 	fs.StringVar(&config.junitReport, "netpol.junit-report", "", "write the JUnit report here: one testcase per spec, named for joining across runs")
 	fs.StringVar(&config.cni, "netpol.cni", "", "the cluster's NetworkPolicy enforcer as NAME or NAME@VERSION, when detection cannot tell (e.g. an enforcer outside the cluster); default: detected")
 	fs.BoolVar(&config.strict, "netpol.strict", false, "fail cases the CNI's profile lists as known deviations, too")
 }
+
+// placement is where the agent pods run, from the --netpol.agent-* flags.
+var placement cluster.AgentPlacement
 
 // clusterGiven is true when the run names its cluster: --kubeconfig on the
 // command line, or a pod's in-cluster config. $KUBECONFIG alone is not
@@ -78,6 +90,11 @@ func TestMain(m *testing.M) {
 	framework.AfterReadingAllFlags(&framework.TestContext)
 	if config.probeTimeout < agent.MinTimeout {
 		fmt.Fprintf(os.Stderr, "--netpol.probe-timeout=%s is below the floor of %s: a probe that short reads slow answers as denials\n", config.probeTimeout, agent.MinTimeout)
+		os.Exit(2)
+	}
+	var err error
+	if placement, err = cluster.ParseAgentPlacement(config.agentPullSecrets, config.agentNodeSelector, config.agentTolerations, config.agentResources); err != nil {
+		fmt.Fprintf(os.Stderr, "the agent pods' placement (--netpol.agent-*): %v\n", err)
 		os.Exit(2)
 	}
 	if config.cni != "" {

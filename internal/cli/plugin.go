@@ -2,8 +2,10 @@ package cli
 
 import (
 	"errors"
+	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -34,13 +36,7 @@ the JUnit report, a results tarball and the done file into $SONOBUOY_RESULTS_DIR
 (default ` + plugin.DefaultResultsDir + `), whatever happens to the suite.
 
 Environment (set with sonobuoy run --plugin-env netpol-conformance.NAME=VALUE):
-  ` + plugin.EnvCases + `               regular expression over case names
-  ` + plugin.EnvTags + `                tag expression (e.g. "ingress && !sctp")
-  ` + plugin.EnvProbeTimeout + `       bound on one probe (e.g. 1s)
-  ` + plugin.EnvConvergenceTimeout + ` bound on waiting for enforcement per step (e.g. 30s)
-  ` + plugin.EnvProtocols + `           comma-separated subset of TCP,UDP,SCTP
-  ` + plugin.EnvAgentImage + `         image of the prober pods
-  ` + plugin.EnvGinkgoTimeout + `      bound on the whole suite (default ` + plugin.DefaultGinkgoTimeout.String() + `)
+` + knobHelp() + `
 YAML files in $SONOBUOY_CONFIG_DIR (default ` + plugin.DefaultConfigDir + `, the plugin's
 ConfigMap) are extra case files.
 
@@ -51,6 +47,19 @@ verdict, not an error of the plugin.`,
 			cfg.SuiteBinary = suite
 			cfg.ExtraArgs = args
 			cfg.Cleanup = cleanupInCluster
+			if cfg.AgentImage == "" || cfg.AgentPullSecrets == "" {
+				image, secrets, err := ownImage(cmd.Context())
+				switch {
+				case err != nil:
+					fmt.Fprintf(cmd.OutOrStdout(), "netpol-conformance plugin: cannot read this pod's own image (%v); set %s\n", err, plugin.EnvAgentImage)
+				case cfg.AgentImage == "":
+					cfg.AgentImage = image
+					fmt.Fprintf(cmd.OutOrStdout(), "netpol-conformance plugin: agent pods run this pod's image %s\n", image)
+				}
+				if err == nil && cfg.AgentPullSecrets == "" {
+					cfg.AgentPullSecrets = strings.Join(secrets, ",")
+				}
+			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			o, err := plugin.Run(ctx, cfg, cfgErr, cmd.OutOrStdout())
@@ -91,4 +100,53 @@ func cleanupInCluster(ctx context.Context, runID string) ([]string, error) {
 		return nil, err
 	}
 	return names, cluster.DeleteNamespaces(ctx, client, names)
+}
+
+// knobHelp lists the plugin's knobs, from the one list of them.
+func knobHelp() string {
+	var b strings.Builder
+	for _, k := range plugin.Knobs {
+		fmt.Fprintf(&b, "  %-28s %s\n", k.Env, k.Help)
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// pluginContainer is the plugin's container, named by plugin.yaml's
+// spec.name.
+const pluginContainer = "plugin"
+
+// ownImage reads the image and the image pull secrets of the pod this
+// process runs in: the agent pods run the same image, pulled the same way.
+func ownImage(ctx context.Context) (string, []string, error) {
+	cfg, err := rest.InClusterConfig()
+	if err != nil {
+		return "", nil, err
+	}
+	cfg.Timeout = 30 * time.Second
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return "", nil, err
+	}
+	ns, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+	if err != nil {
+		return "", nil, fmt.Errorf("reading the pod's namespace: %w", err)
+	}
+	name, err := os.Hostname()
+	if err != nil {
+		return "", nil, err
+	}
+	pod, err := client.CoreV1().Pods(strings.TrimSpace(string(ns))).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return "", nil, fmt.Errorf("reading the plugin pod %s: %w", name, err)
+	}
+	var secrets []string
+	for _, s := range pod.Spec.ImagePullSecrets {
+		secrets = append(secrets, s.Name)
+	}
+	for _, c := range pod.Spec.Containers {
+		if c.Name == pluginContainer {
+			return c.Image, secrets, nil
+		}
+	}
+	return "", nil, fmt.Errorf("pod %s has no container %q", name, pluginContainer)
 }

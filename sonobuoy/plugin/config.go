@@ -39,10 +39,38 @@ const (
 	EnvGinkgoTimeout      = "NETPOL_GINKGO_TIMEOUT"
 	EnvCNI                = "NETPOL_CNI"
 	EnvStrict             = "NETPOL_STRICT"
+	EnvAgentPullSecrets   = "NETPOL_AGENT_PULL_SECRETS"
+	EnvAgentNodeSelector  = "NETPOL_AGENT_NODE_SELECTOR"
+	EnvAgentTolerations   = "NETPOL_AGENT_TOLERATIONS"
+	EnvAgentResources     = "NETPOL_AGENT_RESOURCES"
 	EnvResultsDir         = "SONOBUOY_RESULTS_DIR"
 	EnvConfigDir          = "SONOBUOY_CONFIG_DIR"
 	EnvProgressPort       = "SONOBUOY_PROGRESS_PORT"
 )
+
+// Knob is one setting of the plugin, as `sonobuoy run --plugin-env
+// netpol-conformance.NAME=VALUE` sets it.
+type Knob struct {
+	Env, Help string
+}
+
+// Knobs lists every knob once: the help text, plugin.yaml's env (a test
+// keeps it complete) and the README are written from it.
+var Knobs = []Knob{
+	{EnvCases, "regular expression over case names"},
+	{EnvTags, `tag expression (e.g. "ingress && !sctp")`},
+	{EnvProbeTimeout, "bound on one probe (e.g. 1s; at least 100ms)"},
+	{EnvConvergenceTimeout, "bound on waiting for enforcement per step (e.g. 30s)"},
+	{EnvProtocols, "comma-separated subset of TCP,UDP,SCTP"},
+	{EnvAgentImage, "image of the prober pods (default: the plugin pod's own image)"},
+	{EnvAgentPullSecrets, "image pull secrets of the prober pods, NAME,... (default: the plugin pod's own)"},
+	{EnvAgentNodeSelector, "node selector of the prober pods, KEY=VALUE,... (kubernetes.io/os=linux always)"},
+	{EnvAgentTolerations, "tolerations of the prober pods, KEY[=VALUE]:EFFECT,... or * for every taint"},
+	{EnvAgentResources, "resources of the prober pods over requests.cpu=10m,requests.memory=32Mi,limits.memory=256Mi"},
+	{EnvGinkgoTimeout, "bound on the whole suite (default " + DefaultGinkgoTimeout.String() + ")"},
+	{EnvCNI, "the CNI as NAME or NAME@VERSION, when detection cannot tell (its profile explains failures only with a version)"},
+	{EnvStrict, "true: known deviations fail the run too"},
+}
 
 // Defaults, as Sonobuoy documents its directories.
 const (
@@ -90,7 +118,10 @@ type Config struct {
 	ConvergenceTimeout time.Duration
 	Protocols          []string
 	AgentImage         string
-	GinkgoTimeout      time.Duration
+	// AgentPullSecrets, AgentNodeSelector, AgentTolerations and
+	// AgentResources place the prober pods (cluster.ParseAgentPlacement).
+	AgentPullSecrets, AgentNodeSelector, AgentTolerations, AgentResources string
+	GinkgoTimeout                                                         time.Duration
 	// CNI names the enforcer ("name" or "name@version") instead of
 	// detecting it.
 	CNI string
@@ -118,15 +149,20 @@ var knownProtocols = map[string]bool{"TCP": true, "UDP": true, "SCTP": true}
 // variable, so one failed run shows the user everything to fix.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
-		SuiteBinary:   DefaultSuiteBinary,
-		ResultsDir:    orDefault(getenv(EnvResultsDir), DefaultResultsDir),
-		ConfigDir:     orDefault(getenv(EnvConfigDir), DefaultConfigDir),
-		ProgressPort:  orDefault(getenv(EnvProgressPort), "8099"),
-		Cases:         strings.TrimSpace(getenv(EnvCases)),
-		Tags:          strings.TrimSpace(getenv(EnvTags)),
-		AgentImage:    strings.TrimSpace(getenv(EnvAgentImage)),
-		CNI:           strings.TrimSpace(getenv(EnvCNI)),
-		GinkgoTimeout: DefaultGinkgoTimeout,
+		SuiteBinary:  DefaultSuiteBinary,
+		ResultsDir:   orDefault(getenv(EnvResultsDir), DefaultResultsDir),
+		ConfigDir:    orDefault(getenv(EnvConfigDir), DefaultConfigDir),
+		ProgressPort: orDefault(getenv(EnvProgressPort), "8099"),
+		Cases:        strings.TrimSpace(getenv(EnvCases)),
+		Tags:         strings.TrimSpace(getenv(EnvTags)),
+		AgentImage:   strings.TrimSpace(getenv(EnvAgentImage)),
+
+		AgentPullSecrets:  strings.TrimSpace(getenv(EnvAgentPullSecrets)),
+		AgentNodeSelector: strings.TrimSpace(getenv(EnvAgentNodeSelector)),
+		AgentTolerations:  strings.TrimSpace(getenv(EnvAgentTolerations)),
+		AgentResources:    strings.TrimSpace(getenv(EnvAgentResources)),
+		CNI:               strings.TrimSpace(getenv(EnvCNI)),
+		GinkgoTimeout:     DefaultGinkgoTimeout,
 	}
 	var errs []error
 	if c.Cases != "" {
@@ -221,6 +257,10 @@ func (c Config) SuiteArgs(caseFiles bool) []string {
 	}
 	add("protocols", strings.Join(c.Protocols, ","))
 	add("agent-image", c.AgentImage)
+	add("agent-pull-secrets", c.AgentPullSecrets)
+	add("agent-node-selector", c.AgentNodeSelector)
+	add("agent-tolerations", c.AgentTolerations)
+	add("agent-resources", c.AgentResources)
 	add("cni", c.CNI)
 	if c.Strict {
 		add("strict", "true")
