@@ -238,8 +238,10 @@ func junitOf(run *Run, rec *record.Run) reporters.JUnitTestSuites {
 			tc.Failure = &reporters.JUnitFailure{Message: oneLine(c.Message), Type: "failed", Description: c.Detail}
 			suite.Failures++
 		case c.Verdict == KnownDeviation || c.Verdict == ImplementationDefined && rc.Outcome == record.Departed:
+			// Sonobuoy keeps no skip message: the profile's words and link
+			// open system-out, which `sonobuoy results --mode detailed` shows.
 			tc.Skipped = &reporters.JUnitSkipped{Message: oneLine(c.Message)}
-			tc.SystemOut = "The case failed as the profile predicts:\n" + c.Detail
+			tc.SystemOut = c.Message + "\n\nThe case failed as the profile predicts:\n" + c.Detail
 			suite.Skipped++
 		case c.Verdict == Skipped:
 			tc.Skipped = &reporters.JUnitSkipped{Message: oneLine(c.Message)}
