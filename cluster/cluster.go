@@ -17,6 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -63,8 +65,9 @@ type Cluster struct {
 	// Service in front of each matrix pod.
 	serviceIPs map[string]string
 	// udpNext is the next free UDP source port (see udpPorts).
-	udpMu   sync.Mutex
-	udpNext int
+	udpMu      sync.Mutex
+	udpNext    int
+	udpWrapped time.Time
 	// applied is what the cluster holds now.
 	applied struct {
 		policies []networkingv1.NetworkPolicy // logical namespaces
@@ -325,10 +328,17 @@ func DeleteRun(ctx context.Context, client kubernetes.Interface, runID string) e
 // RunNamespaces lists the namespaces of one run, or of every run when
 // runID is empty, leaving out those already being deleted.
 func RunNamespaces(ctx context.Context, client kubernetes.Interface, runID string) ([]string, error) {
-	sel := RunLabel
+	// Built from a requirement, never by pasting the id into a selector
+	// string: an id holding "," or "!" must not widen what is deleted.
+	op, values := selection.Exists, []string(nil)
 	if runID != "" {
-		sel = RunLabel + "=" + runID
+		op, values = selection.Equals, []string{runID}
 	}
+	req, err := labels.NewRequirement(RunLabel, op, values)
+	if err != nil {
+		return nil, fmt.Errorf("run id %q: %w", runID, err)
+	}
+	sel := labels.NewSelector().Add(*req).String()
 	list, err := client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
 		return nil, fmt.Errorf("listing namespaces labelled %s: %w", sel, err)
@@ -463,24 +473,37 @@ func (c *Cluster) probePass(ctx context.Context, keys []reachability.Key, viaSer
 
 // UDP source ports the probes leave from: below the kernel's ephemeral
 // range, so no port the kernel picks for another socket collides, handed
-// out in rotating blocks so a port comes back only after the passes of
-// tens of seconds, longer than an unreplied UDP conntrack entry lives.
-const firstUDPPort, endUDPPorts = 10000, 32768
+// out in rotating blocks. A port comes back only after udpReuseAfter, more
+// than twice the 30 s an unreplied UDP conntrack entry lives: a probe that
+// reused a live entry's 5-tuple would ride a flow allowed before.
+const (
+	firstUDPPort, endUDPPorts = 10000, 32768
+	udpReuseAfter             = 65 * time.Second
+)
 
-// udpPorts reserves n consecutive source ports and returns the first.
+// udpPorts reserves n consecutive source ports and returns the first,
+// waiting when the range would come back too soon.
 func (c *Cluster) udpPorts(n int) int {
 	c.udpMu.Lock()
 	defer c.udpMu.Unlock()
-	if c.udpNext < firstUDPPort || c.udpNext+n > endUDPPorts {
-		c.udpNext = firstUDPPort
+	n = min(n, endUDPPorts-firstUDPPort)
+	if c.udpNext < firstUDPPort {
+		c.udpNext, c.udpWrapped = firstUDPPort, time.Now()
+	}
+	if c.udpNext+n > endUDPPorts {
+		if wait := udpReuseAfter - time.Since(c.udpWrapped); wait > 0 {
+			time.Sleep(wait)
+		}
+		c.udpNext, c.udpWrapped = firstUDPPort, time.Now()
 	}
 	base := c.udpNext
 	c.udpNext += n
 	return base
 }
 
-// ProbeOne probes a single cell (a case's probe outside the matrix).
-func (c *Cluster) ProbeOne(ctx context.Context, from, to string, key reachability.Key) (agent.Result, error) {
+// ProbeOne probes a single cell (a case's probe outside the matrix) with
+// flows new flows at once (see ConfirmPass); allowed when any is answered.
+func (c *Cluster) ProbeOne(ctx context.Context, from, to string, key reachability.Key, flows int) (agent.Result, error) {
 	addr := ""
 	if p := c.Topology.Pod(to); p != nil {
 		addr = p.IP
@@ -490,7 +513,7 @@ func (c *Cluster) ProbeOne(ctx context.Context, from, to string, key reachabilit
 			addr = e.IP
 		}
 	}
-	target := agent.Target{Host: addr, Port: int(key.Port), Protocol: string(key.Protocol), Expect: c.identity(to)}
+	target := agent.Target{Host: addr, Port: int(key.Port), Protocol: string(key.Protocol), Expect: c.identity(to), Flows: flows}
 	switch {
 	case to == topology.DNSPod:
 		// A DNS server answers DNS queries only.
@@ -500,7 +523,11 @@ func (c *Cluster) ProbeOne(ctx context.Context, from, to string, key reachabilit
 		// answer, since such servers wait for the client to speak.
 		target.Mode = agent.ModeConnect
 	}
-	results, err := c.probe(ctx, from, []agent.Target{target}, 0)
+	udpBase := 0
+	if key.Protocol == corev1.ProtocolUDP {
+		udpBase = c.udpPorts(max(flows, 1))
+	}
+	results, err := c.probe(ctx, from, []agent.Target{target}, udpBase)
 	if err != nil {
 		return agent.Result{}, err
 	}

@@ -70,6 +70,27 @@ func (r *Result) Last() []*reachability.Table {
 	return r.Passes[len(r.Passes)-1].Observed
 }
 
+// finalConfirm records one confirming pass after a stage that never
+// matched.
+func (r *Result) finalConfirm(ctx context.Context, start time.Time, expected []*reachability.Table, pass PassFunc) error {
+	observed, err := pass(ctx)
+	if err != nil {
+		return fmt.Errorf("confirming pass: %w", err)
+	}
+	if len(observed) != len(expected) {
+		return fmt.Errorf("confirming pass returned %d tables, want %d", len(observed), len(expected))
+	}
+	p := Pass{At: time.Since(start), Observed: observed}
+	r.Comparisons = nil
+	for i := range expected {
+		c := reachability.Compare(expected[i], observed[i])
+		r.Comparisons = append(r.Comparisons, c)
+		p.Wrong += len(c.Wrong) + len(c.Missing)
+	}
+	r.Passes = append(r.Passes, p)
+	return nil
+}
+
 // Converge probes until the observation matches expected and stays matched
 // for opts.Confirm more passes, or opts.Timeout passes since start (the
 // moment of the change). Implementation-defined cells never hold the wait.
@@ -119,6 +140,15 @@ func Converge(ctx context.Context, start time.Time, expected []*reachability.Tab
 			return res, nil
 		}
 		if confirmed < 0 && time.Now().After(deadline) {
+			if opts.ConfirmPass != nil {
+				// The last observation of a departure is what a CNI's
+				// reading is judged against: it gets the confirming
+				// flows too, so a leak cannot hide behind a reading that
+				// explains the other cells.
+				if err := res.finalConfirm(ctx, start, expected, opts.ConfirmPass); err != nil {
+					return res, err
+				}
+			}
 			return res, nil
 		}
 		if (confirmed < 0 || !settled) && opts.Interval > 0 {

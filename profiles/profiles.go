@@ -322,6 +322,14 @@ func Parse(file string, data []byte) (*Profile, []*Problem) {
 				add(at+".versions", "since %s is not before fixedIn %s", d.Versions.Since, d.Versions.FixedIn)
 			}
 		}
+		// A reading explains cases no entry lists, so one reading must
+		// mean one class: otherwise the file's order would decide whether
+		// a departure fails.
+		for j := range i {
+			if o := p.Deviations[j]; d.Reading != "" && o.Reading == d.Reading && o.Class != d.Class {
+				add(at+".reading", "%s is also deviations[%d]'s reading, with class %s: one reading has one class", d.Reading, j, o.Class)
+			}
+		}
 		if d.Reading != "" && !d.Reading.Valid() {
 			add(at+".reading", "%q is not a reading the model knows: want one of %v", d.Reading, model.Readings)
 		}

@@ -36,6 +36,11 @@ func Compare(expected, observed *Table) Comparison {
 			case !ok || got.Outcome == Unknown:
 				c.Missing = append(c.Missing, Mismatch{From: from, To: to, Expected: want})
 			case got.Outcome == want.Outcome:
+			case want.ImplementationDefined && got.Outcome == ProbeError:
+				// Nothing was observed on a cell the spec leaves open: that
+				// is no reading of the cluster's own, and the cell is
+				// unjudged.
+				c.Missing = append(c.Missing, Mismatch{From: from, To: to, Expected: want, Observed: got.Outcome})
 			case want.ImplementationDefined:
 				c.Undefined = append(c.Undefined, Mismatch{From: from, To: to, Expected: want, Observed: got.Outcome})
 			default:

@@ -28,6 +28,10 @@ type Journal struct {
 	mu   sync.Mutex
 	f    *os.File
 	path string
+	// size is the length of the journal's complete lines: a write that
+	// fails is cut back to it, so one bad write never corrupts the lines
+	// that came before or after it.
+	size int64
 }
 
 // Create starts a journal at path with its Start entry. An existing file is
@@ -60,12 +64,19 @@ func (j *Journal) Append(e Entry) error {
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if _, err := j.f.Write(append(line, '\n')); err != nil {
+	n, err := j.f.Write(append(line, '\n'))
+	if err == nil {
+		err = j.f.Sync()
+	}
+	if err != nil {
+		if n > 0 {
+			if terr := j.f.Truncate(j.size); terr == nil {
+				_, _ = j.f.Seek(j.size, io.SeekStart)
+			}
+		}
 		return fmt.Errorf("writing %s: %w", j.path, err)
 	}
-	if err := j.f.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", j.path, err)
-	}
+	j.size += int64(n)
 	return nil
 }
 
@@ -211,7 +222,13 @@ func Seal(path, why string, now time.Time) (*Run, error) {
 		}
 		data = append(data, append(line, '\n')...)
 	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
+	// Through a temporary file: a sealing cut short leaves the journal as
+	// it was, never half of it.
+	tmp := path + ".seal"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return nil, fmt.Errorf("sealing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
 		return nil, fmt.Errorf("sealing %s: %w", path, err)
 	}
 	return ReadFile(path)

@@ -198,7 +198,7 @@ func (m *Matrix) Markdown() string {
 		"`known deviation` departs as the profile predicts; `fixed` passes where the profile predicts a deviation (update the profile); " +
 		"`implementation-defined` is the cluster's own reading where the spec leaves the answer open; `not run`: the run ended (killed, timed out) before the case, or does not hold it, a failure; `skipped` did not run by design. " +
 		"Times are the longest time to enforce of the case's stages, measured to the end of the first probe pass that matches the model; " +
-		"policy removal is the reset before each case (every policy of the previous case deleted, labels restored) until no policy is enforced.\n")
+		"policy removal is the reset that ends each case (every policy of the case deleted, labels restored) until no policy is enforced.\n")
 	disagreeing := m.Disagreeing()
 	fmt.Fprintf(&b, "\n## Where the runs disagree (%d cases)\n\n", len(disagreeing))
 	if len(disagreeing) == 0 {

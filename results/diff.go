@@ -18,8 +18,8 @@ type Difference struct {
 	NewFailures []Change
 	// Fixed departed from the spec in the old run and conform in the new.
 	Fixed []Change
-	// Stopped ran in the old run and were skipped in the new one: a case
-	// that stops running is no pass.
+	// Stopped ran in the old run and were skipped, or did not run, in the
+	// new one: a case that stops running is no pass.
 	Stopped []Change
 	// Changed moved to another verdict class without being either, e.g.
 	// from pass to a known deviation after a profile update.
@@ -54,7 +54,13 @@ func Diff(old, new *Run, threshold time.Duration) Difference {
 		}
 		ch := Change{Case: oc.Name, Old: oc, New: nc}
 		switch {
-		case failing(new, nc) && !failing(old, oc):
+		case nc.Verdict == NotRun:
+			// Nothing was observed: never "no change", whatever the old
+			// run said.
+			d.Stopped = append(d.Stopped, ch)
+		case failing(new, nc) && (!failing(old, oc) || oc.Verdict == NotRun):
+			// A failure where the old run failed too counts only when the
+			// old run observed nothing.
 			d.NewFailures = append(d.NewFailures, ch)
 		case oc.Verdict != Skipped && nc.Verdict == Skipped:
 			d.Stopped = append(d.Stopped, ch)

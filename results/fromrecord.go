@@ -175,18 +175,19 @@ func metadataOf(rec *record.Run, run *Run) Metadata {
 	return m
 }
 
-// WriteReports renders a run's record into dir as the JUnit report Sonobuoy
-// and CI read (JUnitFile) and report.json, and returns the classified run.
-// Both are written to a temporary name and renamed, so a reader never sees
-// half a report.
-func WriteReports(dir string, rec *record.Run, set profiles.Set) (*Run, error) {
+// WriteReports renders a run's record as the JUnit report Sonobuoy and CI
+// read, at junitPath, and report.json next to it, and returns the
+// classified run. Both are written to a temporary name and renamed, so a
+// reader never sees half a report.
+func WriteReports(junitPath string, rec *record.Run, set profiles.Set) (*Run, error) {
+	dir := filepath.Dir(junitPath)
 	run := FromRecord("netpol-conformance", rec, set)
 	doc := junitOf(run, rec)
 	out, err := xml.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encoding the JUnit report: %w", err)
 	}
-	if err := writeAtomic(filepath.Join(dir, JUnitFile), append([]byte(xml.Header), append(out, '\n')...)); err != nil {
+	if err := writeAtomic(junitPath, append([]byte(xml.Header), append(out, '\n')...)); err != nil {
 		return nil, err
 	}
 	js, err := json.MarshalIndent(metadataOf(rec, run), "", "  ")

@@ -12,9 +12,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,9 +43,10 @@ type Case struct {
 	// TimeToEnforce is the longest time to enforce of the case's stages;
 	// zero when the report does not say.
 	TimeToEnforce time.Duration
-	// TimeToRemove is how long the reset before the case took to be
-	// enforced: the removal of the previous case's policies and labels,
-	// back to no policy at all. Zero when the report does not say.
+	// TimeToRemove is how long the removal of the case's policies and
+	// labels took to be enforced, back to no policy at all (the reset that
+	// ends each case; in older reports, the one before it). Zero when the
+	// report does not say.
 	TimeToRemove time.Duration
 }
 
@@ -210,9 +213,27 @@ func filesFromTarball(r io.Reader, where string, found map[string][]byte, budget
 		}
 	}
 	// Files at this depth win over the same files in a nested tarball
-	// (Sonobuoy extracts the plugin's tarball next to it).
-	for n, data := range nested {
-		_ = filesFromTarball(bytes.NewReader(data), where+n+": ", found, budget)
+	// (Sonobuoy extracts the plugin's tarball next to it). Nested ones are
+	// read in name order, each into its own set, and two that both hold a
+	// report are two runs: an error, not a guess.
+	origin := map[string]string{}
+	for _, n := range slices.Sorted(maps.Keys(nested)) {
+		inner := map[string][]byte{}
+		if err := filesFromTarball(bytes.NewReader(nested[n]), where+n+": ", inner, budget); err != nil {
+			continue // not a results tarball
+		}
+		for base, data := range inner {
+			if _, ok := here[base]; ok {
+				continue // this level's copy wins
+			}
+			if prev, ok := origin[base]; ok {
+				return fmt.Errorf("%s%s in both %s and %s: which run is it?", where, base, prev, n)
+			}
+			origin[base] = n
+			if _, ok := found[base]; !ok {
+				found[base] = data
+			}
+		}
 	}
 	return nil
 }

@@ -307,7 +307,7 @@ func TestWriteReports(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			if _, err := WriteReports(dir, rec(tc.detected, tc.strict), set); err != nil {
+			if _, err := WriteReports(filepath.Join(dir, JUnitFile), rec(tc.detected, tc.strict), set); err != nil {
 				t.Fatal(err)
 			}
 			r := load(t, filepath.Join(dir, JUnitFile))
@@ -335,7 +335,7 @@ func TestWriteReports(t *testing.T) {
 	}
 	t.Run("messages", func(t *testing.T) {
 		dir := t.TempDir()
-		if _, err := WriteReports(dir, rec(cni.Detection{Name: "kube-router", Version: "v2.1.0"}, false), set); err != nil {
+		if _, err := WriteReports(filepath.Join(dir, JUnitFile), rec(cni.Detection{Name: "kube-router", Version: "v2.1.0"}, false), set); err != nil {
 			t.Fatal(err)
 		}
 		r := load(t, filepath.Join(dir, JUnitFile))
@@ -490,6 +490,16 @@ func TestDiffFailsOnCasesOneRunLacksAndOnStrictRuns(t *testing.T) {
 	}
 	if d := Diff(old, mk(false, Case{Name: "a", Verdict: Pass}, Case{Name: "b", Verdict: NotRun}), 0); !d.Regressed() {
 		t.Errorf("a case that did not run: %s", d)
+	}
+	killed := mk(false, Case{Name: "a", Verdict: Pass}, Case{Name: "b", Verdict: NotRun})
+	if d := Diff(killed, mk(false, Case{Name: "a", Verdict: Pass}, Case{Name: "b", Verdict: Fail}), 0); !d.Regressed() {
+		t.Errorf("not run last night, failing tonight: %s", d)
+	}
+	if d := Diff(killed, killed, 0); !d.Regressed() {
+		t.Errorf("not run two nights running: %s", d)
+	}
+	if d := Diff(mk(false, Case{Name: "a", Verdict: Pass}, Case{Name: "b", Verdict: Fail}), killed, 0); !d.Regressed() {
+		t.Errorf("failing last night, not run tonight: %s", d)
 	}
 	if d := Diff(old, mk(true, Case{Name: "a", Verdict: Pass}, Case{Name: "b", Verdict: KnownDeviation}), 0); !d.Regressed() {
 		t.Errorf("a known deviation in a strict run: %s", d)

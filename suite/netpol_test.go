@@ -151,7 +151,7 @@ var _ = ginkgo.Describe("NetworkPolicy", ginkgo.Ordered, ginkgo.ContinueOnFailur
 		start := time.Now()
 		var last agent.Result
 		for time.Since(start) < config.convergenceTimeout {
-			last, err = env.ProbeOne(ctx, "y/a", "x/a", key)
+			last, err = env.ProbeOne(ctx, "y/a", "x/a", key, 1)
 			framework.ExpectNoError(err)
 			if last.Outcome == agent.DeniedRefused || last.Outcome == agent.DeniedTimeout {
 				enforcedIn = time.Since(start)
@@ -186,8 +186,10 @@ var _ = ginkgo.Describe("NetworkPolicy", ginkgo.Ordered, ginkgo.ContinueOnFailur
 	}
 })
 
-// runCase resets the shared topology, verifies the reset with the model,
-// then applies and checks each stage of the case.
+// runCase applies and checks each stage of the case on the shared
+// topology (reset and verified first unless the last case left it
+// verified), then removes its policies and checks that every destination
+// answers again: the case's positive control.
 func runCase(ctx context.Context, env *cluster.Cluster, c *cases.Case, keys []reachability.Key, skipped []string) {
 	current.Notes = append(current.Notes, skipped...)
 	r := &caseRun{env: env, keys: keys, viaService: c.ProbeVia == cases.ProbeViaService}
@@ -431,10 +433,16 @@ func (r *caseRun) checkProbes(ctx context.Context, s *cases.Stage) []string {
 		}
 		v, err := m.Evaluate(model.Traffic{From: p.From, To: p.To, Port: p.Port, Protocol: proto})
 		framework.ExpectNoError(err)
-		res, err := env.ProbeOne(ctx, p.From, p.To, key)
+		want := reachability.OutcomeFor(v.Allowed)
+		// A cell that must be denied gets the confirming flows, as in the
+		// matrix: one leaked flow shows it is not denied.
+		flows := 1
+		if want == reachability.Blocked {
+			flows = probing.ConfirmFlows
+		}
+		res, err := env.ProbeOne(ctx, p.From, p.To, key, flows)
 		framework.ExpectNoError(err)
 		got := cluster.Outcome(res.Outcome)
-		want := reachability.OutcomeFor(v.Allowed)
 		r.probed[s.Name()] = append(r.probed[s.Name()], probeObservation{traffic: model.Traffic{From: p.From, To: p.To, Port: p.Port, Protocol: proto}, observed: got})
 		line := fmt.Sprintf("%s: probe %s -> %s %s: expected %s, observed %s (%s)", s.Name(), p.From, p.To, key, want, got, res.Outcome)
 		switch {
@@ -467,7 +475,7 @@ func probeKeys(ctx context.Context, env *cluster.Cluster) ([]reachability.Key, [
 			continue
 		}
 		if proto == corev1.ProtocolSCTP {
-			r, err := env.ProbeOne(ctx, "x/a", "x/b", reachability.Key{Port: 80, Protocol: proto})
+			r, err := env.ProbeOne(ctx, "x/a", "x/b", reachability.Key{Port: 80, Protocol: proto}, 1)
 			framework.ExpectNoError(err)
 			if r.Outcome != agent.Allowed {
 				skipped = append(skipped, fmt.Sprintf("SCTP not probed: x/a -> x/b 80/SCTP with no policy gave %s (%s); the nodes' kernel probably lacks SCTP", r.Outcome, r.Detail))
@@ -502,8 +510,6 @@ func selected(c *cases.Case) bool {
 	return re.MatchString(c.Name)
 }
 
-// labels turns the case's family and tags into Ginkgo labels, so
-// --ginkgo.label-filter selects by tag.
 // detectCNI names the cluster's enforcer, for the report and for reading
 // failures against its profile. The user's --netpol.cni wins; a cluster
 // that cannot be fully listed is still detected from what could be.
@@ -521,6 +527,8 @@ func detectCNI(ctx context.Context, client kubernetes.Interface) cni.Detection {
 	return d
 }
 
+// labels turns the case's family and tags into Ginkgo labels, so
+// --ginkgo.label-filter selects by tag.
 func labels(c *cases.Case) ginkgo.Labels {
 	return append(ginkgo.Labels{c.Family}, c.Tags...)
 }

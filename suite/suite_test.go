@@ -1,6 +1,7 @@
 package suite
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -15,6 +16,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/kubernetes/test/e2e/framework"
 
 	"github.com/netpol-conformance/netpol-conformance/agent"
@@ -85,6 +87,18 @@ func TestMain(m *testing.M) {
 	if runID == "" {
 		runID = rand.String(5)
 	}
+	// The id names namespaces and selects them for deletion.
+	if errs := validation.IsDNS1123Label(runID); len(errs) > 0 || len(runID) > 20 {
+		fmt.Fprintf(os.Stderr, "--netpol.run-id=%q: must be a DNS label of at most 20 characters (%s)\n", runID, strings.Join(errs, "; "))
+		os.Exit(2)
+	}
+	// A retried spec would be recorded once per attempt, and a retry that
+	// passes would hide the failure: this suite's verdicts come from one
+	// observation each, confirmed by its own repeated flows.
+	if s, _ := ginkgo.GinkgoConfiguration(); s.FlakeAttempts > 0 || s.MustPassRepeatedly > 0 {
+		fmt.Fprintln(os.Stderr, "--ginkgo.flake-attempts and --ginkgo.must-pass-repeatedly are not supported: each case is judged on its own confirmed observation")
+		os.Exit(2)
+	}
 	// First thing: a run killed at any point later can be cleaned up by id.
 	fmt.Fprintf(os.Stderr, "netpol-conformance run id %s: its namespaces are netpol-%s-*\n", runID, runID)
 	framework.AfterReadingAllFlags(&framework.TestContext)
@@ -152,7 +166,7 @@ var _ = ginkgo.ReportAfterSuite("netpol-conformance report", func(report ginkgo.
 	rec.Complete(cause, report.EndTime)
 	known, err := profiles.Builtin()
 	framework.ExpectNoError(err, "loading the CNI profiles")
-	_, err = results.WriteReports(filepath.Dir(journal.Path()), rec, known)
+	_, err = results.WriteReports(config.junitReport, rec, known)
 	framework.ExpectNoError(err)
 })
 
@@ -190,6 +204,12 @@ func startJournal() error {
 	set, err := loadCases()
 	if err != nil {
 		return err
+	}
+	// A report an earlier run left here must not be read as this run's.
+	for _, stale := range []string{config.junitReport, filepath.Join(filepath.Dir(config.junitReport), results.MetadataFile)} {
+		if err := os.Remove(stale); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("removing an earlier run's report: %w", err)
+		}
 	}
 	journal, err = record.Create(filepath.Join(filepath.Dir(config.junitReport), record.JournalFile), record.Start{
 		RunID: runID, SuiteVersion: version.Get(), Started: metav1.Now(),

@@ -3,8 +3,6 @@ package plugin
 import (
 	"encoding/xml"
 	"fmt"
-	"os"
-	"strings"
 )
 
 // The JUnit subset Sonobuoy's junit result format reads: suites of test
@@ -44,54 +42,6 @@ type junitMessage struct {
 	Message string `xml:"message,attr,omitempty"`
 	Type    string `xml:"type,attr,omitempty"`
 	Body    string `xml:",chardata"`
-}
-
-// reportSummary is what the entrypoint needs to know of the suite's report.
-type reportSummary struct {
-	// Ran counts test cases that were not skipped: specs that ran, and
-	// suite-level nodes (a failed BeforeSuite) that Ginkgo reports as cases.
-	Ran, Skipped int
-}
-
-// readReport parses a JUnit file. A missing file is reported as
-// os.ErrNotExist so the caller can tell it from a corrupt one.
-// EnforcementCase ends the name of the suite's first spec, which checks
-// that NetworkPolicy is enforced at all.
-const EnforcementCase = "is enforced at all"
-
-func readReport(path string) (reportSummary, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return reportSummary{}, err
-	}
-	var suites junitSuites
-	if err := xml.Unmarshal(data, &suites); err != nil {
-		// Not <testsuites>: try a lone <testsuite>.
-		var one junitSuite
-		if err2 := xml.Unmarshal(data, &one); err2 != nil {
-			return reportSummary{}, fmt.Errorf("parsing JUnit report %s: %w", path, err)
-		}
-		suites.Suites = []junitSuite{one}
-	}
-	var s reportSummary
-	for _, su := range suites.Suites {
-		for _, tc := range su.Cases {
-			// The enforcement check always runs, whatever the filters
-			// select; passing alone, it checked no case at all.
-			if strings.HasSuffix(tc.Name, EnforcementCase) && tc.Failure == nil && tc.Error == nil {
-				continue
-			}
-			// A known deviation or an implementation-defined reading is a
-			// skipped testcase that ran (the suite's verdict classes).
-			ranAnyway := tc.Status == "known-deviation" || tc.Status == "implementation-defined"
-			if !ranAnyway && (tc.Skipped != nil || tc.Status == "skipped") {
-				s.Skipped++
-			} else {
-				s.Ran++
-			}
-		}
-	}
-	return s, nil
 }
 
 // failingReport is a report of one failing test case, for runs where the

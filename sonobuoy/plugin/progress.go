@@ -39,13 +39,16 @@ const (
 // deviation is not shown as a failure that the final report then passes).
 func progressOf(rec *record.Run, set profiles.Set) progressUpdate {
 	run := results.FromRecord("progress", rec, set)
-	u := progressUpdate{Total: len(rec.Start.Planned), Completed: len(run.Cases), Failures: []string{}}
+	// Skipped cases are neither passed nor remaining: Sonobuoy would
+	// count them as passed, so they leave the total and say so in msg.
+	skipped := run.Counts()[results.Skipped]
+	u := progressUpdate{Total: len(rec.Start.Planned) - skipped, Completed: len(run.Cases) - skipped, Failures: []string{}}
 	for _, c := range run.Cases {
 		if c.Verdict.Failing(rec.Start.Strict) {
 			u.Failures = append(u.Failures, c.Name)
 		}
 	}
-	u.Message = fmt.Sprintf("%d of %d cases done, %d failing", u.Completed, u.Total, len(u.Failures))
+	u.Message = fmt.Sprintf("%d of %d cases done, %d failing, %d skipped", u.Completed, u.Total, len(u.Failures), skipped)
 	if len(run.Cases) > 0 {
 		last := run.Cases[len(run.Cases)-1]
 		u.Message += fmt.Sprintf("; last: %s %s", last.Name, last.Verdict)

@@ -131,7 +131,7 @@ func TestRealClusterSuiteStoppedMidCase(t *testing.T) {
 	defer cancel()
 	time.AfterFunc(faultAfter, cancel)
 	_, run, log := runOnCluster(t, ctx, suite, kc)
-	incomplete(t, run, log, "did not run: ")
+	incomplete(t, run, log, "did not run: the plugin was stopped")
 }
 
 // Last: the cluster's enforcer is gone afterwards.

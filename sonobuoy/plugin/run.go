@@ -205,11 +205,15 @@ func runSuite(ctx context.Context, cfg Config, w io.Writer, tail *tailWriter) Ou
 	}
 	if rec.End.Interrupted != "" {
 		cause = rec.End.Interrupted
+		if ctx.Err() != nil || runCtx.Err() != nil {
+			// The suite says it was interrupted; the plugin knows by what.
+			cause = fmt.Sprintf("%s after %s: %s", why, elapsed, rec.End.Interrupted)
+		}
 		fmt.Fprintf(w, "netpol-conformance plugin: incomplete run: %s\n", cause)
 	}
 	cleanUp(cfg, rec.Start.RunID, w)
 	rec.Complete(cause, time.Now())
-	run, err := results.WriteReports(cfg.ResultsDir, rec, set)
+	run, err := results.WriteReports(cfg.JUnitPath(), rec, set)
 	if err != nil {
 		o.Synthesized = fmt.Sprintf("%s and its report could not be written: %v", cause, err)
 		return o
