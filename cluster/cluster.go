@@ -600,3 +600,23 @@ func (c *Cluster) probe(ctx context.Context, from string, targets []agent.Target
 	}
 	return results, nil
 }
+
+// AgentRestarts returns each topology pod's container restart count and
+// container ID. A destination that restarted during a case answered with
+// resets while it was down, which reads as a denial the policy never made:
+// the case compares these before and after.
+func (c *Cluster) AgentRestarts(ctx context.Context) (map[string]string, error) {
+	out := map[string]string{}
+	for _, name := range topology.StandardNamespaces {
+		pods, err := c.client.CoreV1().Pods(c.names.Real(name)).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("listing the pods of %s: %w", c.names.Real(name), err)
+		}
+		for _, p := range pods.Items {
+			for _, s := range p.Status.ContainerStatuses {
+				out[topology.PodKey(name, p.Name)] += fmt.Sprintf("%s restarts=%d;", s.ContainerID, s.RestartCount)
+			}
+		}
+	}
+	return out, nil
+}

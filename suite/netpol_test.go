@@ -207,6 +207,8 @@ func runCase(ctx context.Context, env *cluster.Cluster, c *cases.Case, keys []re
 		}
 	}
 	verifiedClean = false
+	agentsBefore, err := env.AgentRestarts(ctx)
+	framework.ExpectNoError(err)
 	stages, err := c.Stages(env.Topology)
 	framework.ExpectNoError(err)
 	var failures []string
@@ -225,6 +227,13 @@ func runCase(ctx context.Context, env *cluster.Cluster, c *cases.Case, keys []re
 	framework.ExpectNoError(env.Reset(ctx))
 	if msg := r.check(ctx, &cases.Stage{Topology: env.Topology}, record.ResetStage); msg != "" {
 		framework.Failf("positive control failed: with every policy removed the topology did not return to allow-all, so the case's denials cannot be trusted (a destination may not be answering):\n%s", msg)
+	}
+	agentsAfter, err := env.AgentRestarts(ctx)
+	framework.ExpectNoError(err)
+	for pod, was := range agentsBefore {
+		if agentsAfter[pod] != was {
+			framework.Failf("positive control failed: the agent of %s restarted during the case (%s, now %s): while it was down it refused connections, which reads as denials the policy never made", pod, was, agentsAfter[pod])
+		}
 	}
 	verifiedClean = true
 	if c.KeepConnections {
