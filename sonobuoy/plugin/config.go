@@ -86,7 +86,8 @@ const (
 	// DefaultStopGrace exceeds the 30 s Ginkgo takes after an interrupt to
 	// abort the running spec and run its cleanup (deleting the run's
 	// namespaces), so the suite is killed only when it is stuck; the
-	// plugin's pod gets a grace period longer still (plugin.yaml).
+	// plugin's pod gets a grace period longer still (plugin.yaml's
+	// podSpec, checked by a test).
 	DefaultStopGrace = 45 * time.Second
 )
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
@@ -29,6 +30,7 @@ type definition struct {
 		ResultFiles  []string `json:"result-files"`
 	} `json:"sonobuoy-config"`
 	Spec      corev1.Container  `json:"spec"`
+	PodSpec   corev1.PodSpec    `json:"podSpec"`
 	ConfigMap map[string]string `json:"config-map"`
 }
 
@@ -54,6 +56,14 @@ func TestPluginYAMLMatchesTheEntrypoint(t *testing.T) {
 	}
 	if got := strings.Join(append(d.Spec.Command, d.Spec.Args...), " "); got != "/netpol-conformance plugin run" {
 		t.Errorf("the container runs %q, want the entrypoint /netpol-conformance plugin run", got)
+	}
+	// A deleted plugin pod must outlive the suite's stop and the cleanup.
+	need := int64((DefaultStopGrace + cleanupTimeout + 30*time.Second).Seconds())
+	if g := d.PodSpec.TerminationGracePeriodSeconds; g == nil || *g < need {
+		t.Errorf("podSpec.terminationGracePeriodSeconds %v: want at least %d (stop grace, cleanup, and the results)", g, need)
+	}
+	if d.PodSpec.ServiceAccountName != "sonobuoy-serviceaccount" || d.PodSpec.RestartPolicy != corev1.RestartPolicyNever {
+		t.Errorf("podSpec replaces Sonobuoy's default and must keep its service account and restart policy: %+v", d.PodSpec)
 	}
 	mounts := map[string]string{}
 	for _, m := range d.Spec.VolumeMounts {
