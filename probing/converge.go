@@ -70,15 +70,15 @@ func (r *Result) Last() []*reachability.Table {
 	return r.Passes[len(r.Passes)-1].Observed
 }
 
-// finalConfirm records one confirming pass after a stage that never
-// matched.
-func (r *Result) finalConfirm(ctx context.Context, start time.Time, expected []*reachability.Table, pass PassFunc) error {
+// record runs one pass, compares it with expected and appends it; the
+// comparisons are then the last pass's.
+func (r *Result) record(ctx context.Context, start time.Time, expected []*reachability.Table, pass PassFunc) (Pass, error) {
 	observed, err := pass(ctx)
 	if err != nil {
-		return fmt.Errorf("confirming pass: %w", err)
+		return Pass{}, fmt.Errorf("probe pass %d: %w", len(r.Passes)+1, err)
 	}
 	if len(observed) != len(expected) {
-		return fmt.Errorf("confirming pass returned %d tables, want %d", len(observed), len(expected))
+		return Pass{}, fmt.Errorf("probe pass %d returned %d tables, want %d", len(r.Passes)+1, len(observed), len(expected))
 	}
 	p := Pass{At: time.Since(start), Observed: observed}
 	r.Comparisons = nil
@@ -88,7 +88,7 @@ func (r *Result) finalConfirm(ctx context.Context, start time.Time, expected []*
 		p.Wrong += len(c.Wrong) + len(c.Missing)
 	}
 	r.Passes = append(r.Passes, p)
-	return nil
+	return p, nil
 }
 
 // Converge probes until the observation matches expected and stays matched
@@ -103,22 +103,11 @@ func Converge(ctx context.Context, start time.Time, expected []*reachability.Tab
 		if confirmed >= 0 && opts.ConfirmPass != nil {
 			run = opts.ConfirmPass
 		}
-		observed, err := run(ctx)
+		p, err := res.record(ctx, start, expected, run)
 		if err != nil {
-			return res, fmt.Errorf("probe pass %d: %w", len(res.Passes)+1, err)
+			return res, err
 		}
-		if len(observed) != len(expected) {
-			return res, fmt.Errorf("probe pass %d returned %d tables, want %d", len(res.Passes)+1, len(observed), len(expected))
-		}
-		at := time.Since(start)
-		p := Pass{At: at, Observed: observed}
-		res.Comparisons = nil
-		for i := range expected {
-			c := reachability.Compare(expected[i], observed[i])
-			res.Comparisons = append(res.Comparisons, c)
-			p.Wrong += len(c.Wrong) + len(c.Missing)
-		}
-		res.Passes = append(res.Passes, p)
+		at := p.At
 		settled := at >= opts.MinSettle
 
 		switch {
@@ -145,7 +134,7 @@ func Converge(ctx context.Context, start time.Time, expected []*reachability.Tab
 				// reading is judged against: it gets the confirming
 				// flows too, so a leak cannot hide behind a reading that
 				// explains the other cells.
-				if err := res.finalConfirm(ctx, start, expected, opts.ConfirmPass); err != nil {
+				if _, err := res.record(ctx, start, expected, opts.ConfirmPass); err != nil {
 					return res, err
 				}
 			}
