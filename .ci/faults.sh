@@ -18,5 +18,5 @@ trap 'rc=$?; "$bin" local down || rc=1; exit $rc' EXIT
 "$bin" local load-images
 NETPOL_LOCAL_KUBECONFIG="$("$bin" local kubeconfig)" \
 NETPOL_CNI="$("$bin" local cni)" \
-NETPOL_KILL_ENFORCER="pkill -KILL -f 'bin/kube-network-policies '" \
+NETPOL_KILL_ENFORCER="pkill -KILL -x kube-network-po" \
 	go test -count=1 -v -run '^TestRealCluster' ./sonobuoy/plugin

@@ -102,6 +102,10 @@ func ParseTarget(s string) (Target, error) {
 // MaxFlows bounds the flows of one target.
 const MaxFlows = 1000
 
+// FlowPace is the gap between the repeated flows a probe sends: 1,000 new
+// flows a second from each agent.
+const FlowPace = time.Millisecond
+
 func parseIdentity(s string) (Target, error) {
 	s, expect, _ := strings.Cut(s, "@")
 	if _, _, ok := strings.Cut(expect, "/"); expect != "" && !ok {
@@ -208,7 +212,8 @@ func probe(ctx context.Context, t Target, timeout time.Duration, udpSourcePort i
 // covers a whole probe pass.
 //
 // udpPortBase, when not 0, makes the i-th UDP flow (counting every flow of
-// every UDP target, in order) leave from port udpPortBase+i. A probe must be a new flow: if the kernel picked a
+// every UDP target, in order) leave from port udpPortBase+i. A probe must
+// be a new flow: if the kernel picked a
 // source port that an earlier probe to the same destination used, that
 // earlier flow's conntrack entry (30 s for UDP) would carry the new probe
 // past a policy that now denies it. Callers rotate the base between passes.
@@ -232,14 +237,45 @@ func ProbeAll(ctx context.Context, targets []Target, timeout time.Duration, para
 	each := make([]Result, len(flows))
 	sem := make(chan struct{}, max(parallel, 1))
 	var wg sync.WaitGroup
-	for n, f := range flows {
+	start := func(n int) {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			each[n] = probe(ctx, targets[f.target], timeout, f.port)
+			each[n] = probe(ctx, targets[flows[n].target], timeout, flows[n].port)
 		}()
+	}
+	// Single flows go out at once. The repeated flows of confirming
+	// passes go out round-robin across targets, FlowPace apart: a burst of
+	// thousands of new connections at one instant overflows the queues of
+	// enforcers that judge new flows in user space (kube-network-policies'
+	// NFQUEUE, measured here), which then drop allowed flows too.
+	var repeated [][]int // per target, the indexes of its flows
+	for n, f := range flows {
+		if t := targets[f.target]; max(t.Flows, 1) == 1 {
+			start(n)
+			continue
+		}
+		if len(repeated) == 0 || flows[n-1].target != f.target {
+			repeated = append(repeated, nil)
+		}
+		repeated[len(repeated)-1] = append(repeated[len(repeated)-1], n)
+	}
+	for round := 0; ; round++ {
+		sent := false
+		for _, idx := range repeated {
+			if round < len(idx) {
+				if sent || round > 0 {
+					time.Sleep(FlowPace)
+				}
+				start(idx[round])
+				sent = true
+			}
+		}
+		if !sent {
+			break
+		}
 	}
 	wg.Wait()
 	results := make([]Result, len(targets))

@@ -268,3 +268,39 @@ func (f *flakyListener) Accept() (net.Conn, error) {
 }
 func (f *flakyListener) Close() error   { f.closed.Store(true); return nil }
 func (f *flakyListener) Addr() net.Addr { return &net.TCPAddr{} }
+
+// A target's flows are combined: allowed when any was answered (a leak),
+// counted; denied only when none was.
+func TestProbeAllCombinesFlows(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go acceptLoop(l, []byte("ns/a\n"))
+	open := l.Addr().(*net.TCPAddr).Port
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedPort := closed.Addr().(*net.TCPAddr).Port
+	closed.Close()
+	targets := []Target{
+		{Host: "127.0.0.1", Port: open, Protocol: TCP, Flows: 10},
+		{Host: "127.0.0.1", Port: closedPort, Protocol: TCP, Flows: 10},
+		{Host: "127.0.0.1", Port: open, Protocol: TCP},
+	}
+	rs := ProbeAll(context.Background(), targets, time.Second, 100, 0)
+	if rs[0].Outcome != Allowed || rs[0].Flows != 10 || rs[0].Answered != 10 {
+		t.Errorf("open port: %+v", rs[0])
+	}
+	if rs[1].Outcome != DeniedRefused || rs[1].Flows != 10 || rs[1].Answered != 0 {
+		t.Errorf("closed port: %+v", rs[1])
+	}
+	if rs[2].Outcome != Allowed || rs[2].Flows != 0 {
+		t.Errorf("single flow: %+v", rs[2])
+	}
+	if got := combine([]Result{{Outcome: DeniedTimeout}, {Outcome: Allowed, Reply: "ns/a"}, {Outcome: DeniedTimeout}}); got.Outcome != Allowed || got.Answered != 1 {
+		t.Errorf("one leaked flow of three: %+v", got)
+	}
+}
