@@ -200,14 +200,17 @@ func Read(r io.Reader) (*Run, error) {
 // Seal closes a journal whose writer stopped without closing it (killed,
 // crashed, timed out): a partial last line is cut off and an End saying
 // why is appended, so the journal itself tells every later reader that the
-// run is incomplete and why. A journal that already ends is left as it is.
-// It returns the run read back.
-func Seal(path, why string, now time.Time) (*Run, error) {
+// run is incomplete and why. A journal that already ends is left as it is,
+// unless blame is set and the run ended interrupted: then why, what
+// interrupted it as the sealer knows (the plugin stopped, a deadline),
+// opens the End's reason. It returns the run read back.
+func Seal(path, why string, now time.Time, blame bool) (*Run, error) {
 	run, err := ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	if run.End != nil && !run.Truncated {
+	amend := blame && run.End != nil && run.End.Interrupted != ""
+	if run.End != nil && !run.Truncated && !amend {
 		return run, nil
 	}
 	data, err := os.ReadFile(path)
@@ -215,13 +218,20 @@ func Seal(path, why string, now time.Time) (*Run, error) {
 		return nil, err
 	}
 	data = data[:bytes.LastIndexByte(data, '\n')+1]
-	if run.End == nil {
-		line, err := json.Marshal(Entry{End: &End{Finished: metav1.NewTime(now), Interrupted: why}})
-		if err != nil {
-			return nil, err
+	end := End{Finished: metav1.NewTime(now), Interrupted: why}
+	if run.End != nil {
+		// Replace the End line, the last complete one.
+		data = data[:bytes.LastIndexByte(data[:len(data)-1], '\n')+1]
+		end = *run.End
+		if amend {
+			end.Interrupted = why + ": " + end.Interrupted
 		}
-		data = append(data, append(line, '\n')...)
 	}
+	line, err := json.Marshal(Entry{End: &end})
+	if err != nil {
+		return nil, err
+	}
+	data = append(data, append(line, '\n')...)
 	// Through a temporary file: a sealing cut short leaves the journal as
 	// it was, never half of it.
 	tmp := path + ".seal"

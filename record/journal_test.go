@@ -124,7 +124,7 @@ func TestSealSaysWhyTheRunStopped(t *testing.T) {
 	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString(`{"case":{"name":"two","outco`)
 	f.Close()
-	run, err := Seal(path, "the suite was killed by signal 9 after 26 s", time.Now())
+	run, err := Seal(path, "the suite was killed by signal 9 after 26 s", time.Now(), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,8 +132,13 @@ func TestSealSaysWhyTheRunStopped(t *testing.T) {
 		t.Fatalf("sealed run: truncated=%v end=%+v cases=%d", run.Truncated, run.End, len(run.Cases))
 	}
 	// Sealing again changes nothing: the journal already ends.
-	again, err := Seal(path, "other", time.Now())
+	again, err := Seal(path, "other", time.Now(), false)
 	if err != nil || again.End.Interrupted != run.End.Interrupted {
 		t.Errorf("second seal: %v, %+v", err, again.End)
+	}
+	// The sealer knows what interrupted the run: it opens the reason.
+	blamed, err := Seal(path, "the plugin was stopped after 30s", time.Now(), true)
+	if err != nil || blamed.End.Interrupted != "the plugin was stopped after 30s: the suite was killed by signal 9 after 26 s" || len(blamed.Cases) != 1 {
+		t.Errorf("blamed seal: %v, %+v", err, blamed.End)
 	}
 }

@@ -73,6 +73,9 @@ func runOnCluster(t *testing.T, ctx context.Context, suite, kubeconfig string) (
 	if err != nil {
 		t.Fatalf("the report does not load: %v\n%s", err, log.String())
 	}
+	for _, c := range run.Cases {
+		t.Logf("%-40s %-16s %.120s", c.Name, c.Verdict, c.Message)
+	}
 	// Nothing of the run may be left but namespaces already being deleted.
 	left, err := cluster.RunNamespaces(context.Background(), client, run.Properties["runID"])
 	if err != nil || len(left) > 0 {

@@ -194,7 +194,10 @@ func runSuite(ctx context.Context, cfg Config, w io.Writer, tail *tailWriter) Ou
 	// was killed, crashed or timed out) gets it sealed with the reason, so
 	// every case it did not finish fails as not run, saying why.
 	cause := fmt.Sprintf("%s after %s", why, elapsed)
-	rec, err := record.Seal(cfg.JournalPath(), cause, time.Now())
+	// When the plugin stopped the suite, it knows what stopped it: the
+	// suite's own "interrupted" is then prefixed with that, in the journal.
+	stopped := ctx.Err() != nil || runCtx.Err() != nil
+	rec, err := record.Seal(cfg.JournalPath(), cause, time.Now(), stopped)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		o.Synthesized = fmt.Sprintf("%s without starting its journal of the run", cause)
@@ -205,10 +208,6 @@ func runSuite(ctx context.Context, cfg Config, w io.Writer, tail *tailWriter) Ou
 	}
 	if rec.End.Interrupted != "" {
 		cause = rec.End.Interrupted
-		if ctx.Err() != nil || runCtx.Err() != nil {
-			// The suite says it was interrupted; the plugin knows by what.
-			cause = fmt.Sprintf("%s after %s: %s", why, elapsed, rec.End.Interrupted)
-		}
 		fmt.Fprintf(w, "netpol-conformance plugin: incomplete run: %s\n", cause)
 	}
 	cleanUp(cfg, rec.Start.RunID, w)
