@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/netpol-conformance/netpol-conformance/localcluster/gobuild"
@@ -134,16 +136,36 @@ func (c *Cluster) buildImageBinaries(ctx context.Context, b *gobuild.Builder, di
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", dir, err)
 	}
-	if err := b.StaticTo(ctx, filepath.Join(dir, "netpol-conformance"), "build", "./cmd/netpol-conformance"); err != nil {
+	// Reports name the suite's version: the checkout's revision, as no
+	// release tag is set here.
+	ldflags := "-X " + versionVar + "=" + checkoutVersion(c.opts.RepoRoot)
+	if err := b.StaticToWith(ctx, ldflags, filepath.Join(dir, "netpol-conformance"), "build", "./cmd/netpol-conformance"); err != nil {
 		return err
 	}
 	suite := filepath.Join(dir, "netpol-suite")
 	if _, err := os.Stat(filepath.Join(c.opts.RepoRoot, "suite")); err == nil {
-		return b.StaticTo(ctx, suite, "test", "-c", "./suite")
+		return b.StaticToWith(ctx, ldflags, suite, "test", "-c", "./suite")
 	}
 	if _, err := os.Stat(suite); err != nil {
 		return errors.New("no ./suite package to compile and no prebuilt " + suite + ": the image needs the suite")
 	}
 	c.logf("no ./suite package yet: using the prebuilt %s", suite)
 	return nil
+}
+
+// versionVar is the variable internal/version reads first.
+const versionVar = "github.com/netpol-conformance/netpol-conformance/internal/version.version"
+
+// checkoutVersion is "devel+REVISION[+dirty]" for the checkout at root, or
+// "devel" when it is not a git checkout.
+func checkoutVersion(root string) string {
+	rev, err := exec.Command("git", "-C", root, "rev-parse", "--short=12", "HEAD").Output()
+	if err != nil {
+		return "devel"
+	}
+	v := "devel+" + strings.TrimSpace(string(rev))
+	if status, err := exec.Command("git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(strings.TrimSpace(string(status))) > 0 {
+		v += "+dirty"
+	}
+	return v
 }

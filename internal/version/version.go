@@ -9,13 +9,39 @@ import "runtime/debug"
 // recorded.
 var version = ""
 
-// Get returns the netpol-conformance version, or "devel".
+// Get returns the netpol-conformance version: the one set at link time,
+// else the module version the toolchain recorded (go install ...@vX), else
+// the VCS revision the build was made from ("devel+3f2a1c9e0b7d",
+// "+dirty" when the tree had changes), else "devel".
 func Get() string {
 	if version != "" {
 		return version
 	}
-	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "devel"
+	}
+	if info.Main.Version != "" && info.Main.Version != "(devel)" {
 		return info.Main.Version
 	}
-	return "devel"
+	return fromVCS(info.Settings)
+}
+
+// fromVCS is "devel+REVISION[+dirty]" from the build's VCS settings.
+func fromVCS(settings []debug.BuildSetting) string {
+	var rev, dirty string
+	for _, s := range settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if rev == "" {
+		return "devel"
+	}
+	return "devel+" + rev[:min(12, len(rev))] + dirty
 }

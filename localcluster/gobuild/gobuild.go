@@ -118,7 +118,12 @@ func (b *Builder) Static(ctx context.Context, pkg, name string) (string, error) 
 // stripped build: verb is "build", or "test" with "-c" to compile a test
 // binary (the suite).
 func (b *Builder) StaticTo(ctx context.Context, out, verb string, args ...string) error {
-	all := append([]string{verb, "-trimpath", "-ldflags", "-s -w", "-o", out}, args...)
+	return b.StaticToWith(ctx, "", out, verb, args...)
+}
+
+// StaticToWith is StaticTo with more linker flags (e.g. -X settings).
+func (b *Builder) StaticToWith(ctx context.Context, ldflags, out, verb string, args ...string) error {
+	all := append([]string{verb, "-trimpath", "-ldflags", strings.TrimSpace("-s -w " + ldflags), "-o", out}, args...)
 	if err := b.goCmd(ctx, b.RepoRoot, []string{"CGO_ENABLED=0"}, all...); err != nil {
 		return fmt.Errorf("building %s: %w", out, err)
 	}
