@@ -454,3 +454,24 @@ func TestCountRan(t *testing.T) {
 		t.Errorf("countRan = %d ran, %d skipped; want 1 and 1", ran, skipped)
 	}
 }
+
+// Sonobuoy shows completed as passed and total - completed - failures as
+// remaining: completed counts only cases that did not fail, and skipped
+// cases are in neither.
+func TestProgressOf(t *testing.T) {
+	rec := &record.Run{
+		Start: record.Start{Planned: []record.Planned{{Name: record.EnforcementCheck}, {Name: "a"}, {Name: "b"}, {Name: "c"}, {Name: "d"}}},
+		Cases: []record.Case{
+			{Name: record.EnforcementCheck, Outcome: record.Passed},
+			{Name: "a", Outcome: record.Departed},
+			{Name: "b", Outcome: record.Skipped},
+		},
+	}
+	u := progressOf(rec, profiles.Set{})
+	if u.Total != 4 || u.Completed != 1 || len(u.Failures) != 1 || u.Failures[0] != "a" {
+		t.Errorf("progress %+v: want total 4, completed 1, failures [a]", u)
+	}
+	if remaining := u.Total - u.Completed - len(u.Failures); remaining != 2 {
+		t.Errorf("remaining %d, want 2 (c and d)", remaining)
+	}
+}

@@ -17,8 +17,9 @@ import (
 
 // progressUpdate is the body Sonobuoy's worker takes on its progress port
 // (Sonobuoy's aggregation.ProgressUpdate): `sonobuoy status` shows
-// completed - len(failures) as passed, len(failures) as failed and
-// total - completed as remaining.
+// completed as passed, len(failures) as failed and total - completed -
+// len(failures) as remaining (as measured: completed counts only what did
+// not fail, as the e2e framework's reporter counts it).
 type progressUpdate struct {
 	Message   string   `json:"msg"`
 	Total     int      `json:"total"`
@@ -42,13 +43,16 @@ func progressOf(rec *record.Run, set profiles.Set) progressUpdate {
 	// Skipped cases are neither passed nor remaining: Sonobuoy would
 	// count them as passed, so they leave the total and say so in msg.
 	skipped := run.Counts()[results.Skipped]
-	u := progressUpdate{Total: len(rec.Start.Planned) - skipped, Completed: len(run.Cases) - skipped, Failures: []string{}}
+	u := progressUpdate{Total: len(rec.Start.Planned) - skipped, Failures: []string{}}
 	for _, c := range run.Cases {
-		if c.Verdict.Failing(rec.Start.Strict) {
+		switch {
+		case c.Verdict.Failing(rec.Start.Strict):
 			u.Failures = append(u.Failures, c.Name)
+		case c.Verdict != results.Skipped:
+			u.Completed++
 		}
 	}
-	u.Message = fmt.Sprintf("%d of %d cases done, %d failing, %d skipped", u.Completed, u.Total, len(u.Failures), skipped)
+	u.Message = fmt.Sprintf("%d of %d cases done, %d failing, %d skipped", u.Completed+len(u.Failures), u.Total, len(u.Failures), skipped)
 	if len(run.Cases) > 0 {
 		last := run.Cases[len(run.Cases)-1]
 		u.Message += fmt.Sprintf("; last: %s %s", last.Name, last.Verdict)
