@@ -17,13 +17,17 @@ ARG BASE=scratch
 FROM --platform=$BUILDPLATFORM ${BUILDER} AS build
 ARG TARGETOS=linux
 ARG TARGETARCH
+# VERSION names the build in every report (a test binary carries no VCS
+# stamp of its own), e.g. --build-arg VERSION=$(git describe --always --dirty).
+ARG VERSION=devel
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN GOSUMDB=off go mod download
 COPY . .
 RUN mkdir /out && \
-    CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath -ldflags '-s -w' -o /out/netpol-conformance ./cmd/netpol-conformance && \
-    CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go test -c -trimpath -ldflags '-s -w' -o /out/netpol-suite ./suite
+    X="-X github.com/netpol-conformance/netpol-conformance/internal/version.version=${VERSION}" && \
+    CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath -ldflags "-s -w $X" -o /out/netpol-conformance ./cmd/netpol-conformance && \
+    CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go test -c -trimpath -ldflags "-s -w $X" -o /out/netpol-suite ./suite
 
 # BASE defaults to an empty image: nothing here needs a shell, CA
 # certificates or /etc/passwd (the suite talks to the API server with the

@@ -405,21 +405,44 @@ func (c *Cluster) ConfirmPass(ctx context.Context, keys []reachability.Key, viaS
 	if err != nil {
 		return nil, err
 	}
-	for ki := range obs.Tables {
-		for i := range obs.Tables[ki].From {
-			for j := range obs.Tables[ki].To {
-				if cell := denied.Tables[ki].At(i, j); cell.Outcome != reachability.Unknown {
-					obs.Tables[ki].SetAt(i, j, cell)
-				}
-			}
-		}
-	}
+	obs.Leaked += mergeConfirming(obs.Tables, denied.Tables)
 	obs.Flows += denied.Flows
 	obs.Leaked += denied.Leaked
+	obs.Refused += denied.Refused
+	obs.TimedOut += denied.TimedOut
 	for cell, detail := range denied.Errors {
 		obs.Errors[cell] = detail
 	}
 	return obs, nil
+}
+
+// mergeConfirming folds the repeated flows' observation of denied cells
+// into the plain pass's, keeping for each cell the worst news: answered,
+// then not probed, then denied. A denied cell the plain pass saw answered
+// stays answered (an enforcer back from a restart denies again a second
+// later; that is no confirmation), and is counted as a leaked flow, which
+// it returns.
+func mergeConfirming(plain, denied []*reachability.Table) int {
+	rank := map[reachability.Outcome]int{reachability.Allowed: 3, reachability.ProbeError: 2, reachability.Blocked: 1}
+	leaked := 0
+	for ki := range plain {
+		for i := range plain[ki].From {
+			for j := range plain[ki].To {
+				d := denied[ki].At(i, j)
+				if d.Outcome == reachability.Unknown {
+					continue // not a cell that must be denied
+				}
+				p := plain[ki].At(i, j)
+				if p.Outcome == reachability.Allowed {
+					leaked++
+				}
+				if rank[d.Outcome] > rank[p.Outcome] {
+					plain[ki].SetAt(i, j, d)
+				}
+			}
+		}
+	}
+	return leaked
 }
 
 // probePass probes the cells of the matrix flowsTo gives flows for (0:

@@ -164,7 +164,7 @@ func checkoutVersion(root string) string {
 		return "devel"
 	}
 	v := "devel+" + strings.TrimSpace(string(rev))
-	if status, err := exec.Command("git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(strings.TrimSpace(string(status))) > 0 {
+	if status, err := exec.Command("git", "-C", root, "status", "--porcelain").Output(); err == nil && len(strings.TrimSpace(string(status))) > 0 {
 		v += "+dirty"
 	}
 	return v

@@ -198,15 +198,22 @@ func runCase(ctx context.Context, env *cluster.Cluster, c *cases.Case, keys []re
 		current.Notes = append(current.Notes, "probe-via service: probes go to a ClusterIP Service in front of each pod; a pod reaching itself through its own Service may be SNATed to the node (hairpin): implementation-defined")
 	}
 	// The topology is known to be allow-all when the previous case ended
-	// with its positive control; otherwise (the first case, or one that
-	// errored) it is reset and verified first.
-	if !verifiedClean {
+	// with its positive control, probed the same way (directly or through
+	// Services); otherwise (the first case, one that errored, the first to
+	// probe through Services) it is reset and verified first.
+	empty := &cases.Stage{Topology: env.Topology}
+	if verifiedClean == nil || *verifiedClean != r.viaService {
 		framework.ExpectNoError(env.Reset(ctx))
-		if msg := r.check(ctx, &cases.Stage{Topology: env.Topology}, "reset before the case"); msg != "" {
+		if msg := r.check(ctx, empty, "reset before the case"); msg != "" {
 			framework.Failf("the topology did not return to allow-all after removing every policy, so this case cannot be judged:\n%s", msg)
 		}
+	} else {
+		// What the cluster enforces now: a first stage that expects the
+		// same must still settle, or it would match before the enforcer
+		// acted.
+		r.previous = r.tables(empty)
 	}
-	verifiedClean = false
+	verifiedClean = nil
 	agentsBefore, err := env.AgentRestarts(ctx)
 	framework.ExpectNoError(err)
 	stages, err := c.Stages(env.Topology)
@@ -235,7 +242,7 @@ func runCase(ctx context.Context, env *cluster.Cluster, c *cases.Case, keys []re
 			framework.Failf("positive control failed: the agent of %s restarted during the case (%s, now %s): while it was down it refused connections, which reads as denials the policy never made", pod, was, agentsAfter[pod])
 		}
 	}
-	verifiedClean = true
+	verifiedClean = &r.viaService
 	if c.KeepConnections {
 		current.Notes = append(current.Notes, "established connections across steps are not probed by this version; new connections are")
 	}
@@ -251,8 +258,9 @@ func runCase(ctx context.Context, env *cluster.Cluster, c *cases.Case, keys []re
 }
 
 // verifiedClean is set when the last case ended with its positive control:
-// every policy removed and the topology verified allow-all.
-var verifiedClean bool
+// every policy removed and the topology verified allow-all, probed through
+// Services or not as it says.
+var verifiedClean *bool
 
 // caseRun checks the stages of one case in turn.
 type caseRun struct {
@@ -322,13 +330,7 @@ func (r *caseRun) check(ctx context.Context, s *cases.Stage, name string) string
 	start := time.Now()
 	m, err := s.Model()
 	framework.ExpectNoError(err)
-	matrix := r.env.Topology.MatrixKeys()
-	var expected []*reachability.Table
-	for _, k := range r.keys {
-		t, err := m.Table(k, matrix, false)
-		framework.ExpectNoError(err)
-		expected = append(expected, t)
-	}
+	expected := r.tables(s)
 	opts := probing.Options{Timeout: config.convergenceTimeout, Confirm: 1, Interval: 250 * time.Millisecond}
 	if sameOutcomes(expected, r.previous) {
 		// Nothing should change: the first pass matches before the
@@ -392,6 +394,20 @@ func (r *caseRun) check(ctx context.Context, s *cases.Stage, name string) string
 		}
 		return v.Explain()
 	})
+}
+
+// tables are the model's tables of stage s for every probed key.
+func (r *caseRun) tables(s *cases.Stage) []*reachability.Table {
+	m, err := s.Model()
+	framework.ExpectNoError(err)
+	matrix := r.env.Topology.MatrixKeys()
+	var expected []*reachability.Table
+	for _, k := range r.keys {
+		t, err := m.Table(k, matrix, false)
+		framework.ExpectNoError(err)
+		expected = append(expected, t)
+	}
+	return expected
 }
 
 // sameOutcomes reports whether two sets of tables hold the same outcomes.

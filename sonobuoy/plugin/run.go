@@ -52,6 +52,8 @@ type Outcome struct {
 	Args []string
 	// Tarball is the path the done file names.
 	Tarball string
+	// RunID names the run's namespaces, when the suite recorded it.
+	RunID string
 }
 
 // Run runs the suite as cfg says, streaming its output to out, and writes the
@@ -112,11 +114,16 @@ func Run(ctx context.Context, cfg Config, cfgErr error, out io.Writer) (Outcome,
 		// Sonobuoy waits for `done` until its own timeout: name the JUnit
 		// file alone rather than leave it waiting.
 		o.Tarball = cfg.JUnitPath()
-		return o, errors.Join(fmt.Errorf("packing the results: %w", err), writeDone(cfg.ResultsDir, o.Tarball))
+		err = errors.Join(fmt.Errorf("packing the results: %w", err), writeDone(cfg.ResultsDir, o.Tarball))
+		cleanUp(cfg, o.RunID, out)
+		return o, err
 	}
 	if err := writeDone(cfg.ResultsDir, o.Tarball); err != nil {
 		return o, err
 	}
+	// Last: the results are out first, since Sonobuoy's worker gives up
+	// 60 s after the pod is told to stop.
+	cleanUp(cfg, o.RunID, out)
 	return o, nil
 }
 
@@ -210,7 +217,7 @@ func runSuite(ctx context.Context, cfg Config, w io.Writer, tail *tailWriter) Ou
 		cause = rec.End.Interrupted
 		fmt.Fprintf(w, "netpol-conformance plugin: incomplete run: %s\n", cause)
 	}
-	cleanUp(cfg, rec.Start.RunID, w)
+	o.RunID = rec.Start.RunID
 	rec.Complete(cause, time.Now())
 	run, err := results.WriteReports(cfg.JUnitPath(), rec, set)
 	if err != nil {
