@@ -181,13 +181,12 @@ func Identity() string {
 
 // Probe probes one target; the whole probe is bounded by timeout.
 func Probe(ctx context.Context, t Target, timeout time.Duration) Result {
-	timeout = max(timeout, MinTimeout)
 	return probe(ctx, t, timeout, 0)
 }
 
 // probe is Probe with a chosen UDP source port (0: the kernel picks one).
 func probe(ctx context.Context, t Target, timeout time.Duration, udpSourcePort int) Result {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, max(timeout, MinTimeout))
 	defer cancel()
 	start := time.Now()
 	var r Result
@@ -218,7 +217,6 @@ func probe(ctx context.Context, t Target, timeout time.Duration, udpSourcePort i
 // earlier flow's conntrack entry (30 s for UDP) would carry the new probe
 // past a policy that now denies it. Callers rotate the base between passes.
 func ProbeAll(ctx context.Context, targets []Target, timeout time.Duration, parallel, udpPortBase int) []Result {
-	timeout = max(timeout, MinTimeout)
 	// Every flow of every target is one probe, the flows of a target
 	// consecutive, each with its own UDP source port.
 	type flow struct{ target, port int }

@@ -211,7 +211,9 @@ func runCase(ctx context.Context, env *cluster.Cluster, c *cases.Case, keys []re
 		// What the cluster enforces now: a first stage that expects the
 		// same must still settle, or it would match before the enforcer
 		// acted.
-		r.previous = r.tables(empty)
+		m, err := empty.Model()
+		framework.ExpectNoError(err)
+		r.previous = r.tables(m)
 	}
 	verifiedClean = nil
 	agentsBefore, err := env.AgentRestarts(ctx)
@@ -330,7 +332,7 @@ func (r *caseRun) check(ctx context.Context, s *cases.Stage, name string) string
 	start := time.Now()
 	m, err := s.Model()
 	framework.ExpectNoError(err)
-	expected := r.tables(s)
+	expected := r.tables(m)
 	opts := probing.Options{Timeout: config.convergenceTimeout, Confirm: 1, Interval: 250 * time.Millisecond}
 	if sameOutcomes(expected, r.previous) {
 		// Nothing should change: the first pass matches before the
@@ -396,10 +398,8 @@ func (r *caseRun) check(ctx context.Context, s *cases.Stage, name string) string
 	})
 }
 
-// tables are the model's tables of stage s for every probed key.
-func (r *caseRun) tables(s *cases.Stage) []*reachability.Table {
-	m, err := s.Model()
-	framework.ExpectNoError(err)
+// tables are the model's tables for every probed key.
+func (r *caseRun) tables(m *model.Model) []*reachability.Table {
 	matrix := r.env.Topology.MatrixKeys()
 	var expected []*reachability.Table
 	for _, k := range r.keys {

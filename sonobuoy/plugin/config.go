@@ -24,6 +24,7 @@ import (
 
 	"github.com/netpol-conformance/netpol-conformance/agent"
 	"github.com/netpol-conformance/netpol-conformance/record"
+	"github.com/netpol-conformance/netpol-conformance/results"
 )
 
 // Environment variables the plugin reads. NETPOL_* are our knobs, settable
@@ -94,7 +95,7 @@ const (
 // File names in the results directory.
 const (
 	// JUnitFile is the report Sonobuoy parses (plugin.yaml's result-files).
-	JUnitFile = "netpol-conformance-junit.xml"
+	JUnitFile = results.JUnitFile
 	// SuiteLogFile holds the suite's stdout and stderr.
 	SuiteLogFile = "suite.log"
 	// TarballFile is what the done file names.
