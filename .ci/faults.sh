@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Faults in the middle of real runs of the real suite, on the local cluster
-# with kube-network-policies: the suite SIGKILLed and SIGTERMed mid-case,
+# A local cluster killed before `local down`, then faults in the middle of
+# real runs of the real suite on the local cluster with
+# kube-network-policies: the suite SIGKILLed and SIGTERMed mid-case,
 # then the enforcer killed mid-run (last: the cluster is not usable after
 # it). Each must give a failing or incomplete report and leave no namespace
 # behind (sonobuoy/plugin/realcluster_test.go). Faults that need no cluster
@@ -12,9 +13,22 @@ export GOSUMDB=off
 
 bin=_output/bin/netpol-conformance
 go build -o "$bin" ./cmd/netpol-conformance
-trap 'rc=$?; "$bin" local down || rc=1; exit $rc' EXIT
+killed=""
+trap 'rc=$?; "$bin" local down || rc=1; [ -z "$killed" ] || "$bin" local down --state-dir "$killed" || rc=1; exit $rc' EXIT
 
-"$bin" local up --enforcer kube-network-policies </dev/null
+# A run killed before `local down` (a CI timeout, a lost session) leaves
+# its guard, routes and mounts: the next `up`, from another state dir, must
+# tear that cluster down from its own snapshot and go on, not refuse.
+killed=$(mktemp -d /tmp/npkilled.XXXXXX)
+"$bin" local up --enforcer none --state-dir "$killed" </dev/null
+for pidfile in "$killed"/run/*.pid; do
+	kill -KILL "$(cut -d' ' -f1 "$pidfile")" 2>/dev/null || true
+done
+"$bin" local up --enforcer kube-network-policies </dev/null | tee /tmp/npkilled.up.log
+grep -q "was killed before \`local down\`" /tmp/npkilled.up.log
+"$bin" local down --state-dir "$killed" | grep -q "nothing to tear down"
+rm -rf "$killed" /tmp/npkilled.up.log
+killed=""
 "$bin" local load-images
 NETPOL_LOCAL_KUBECONFIG="$("$bin" local kubeconfig)" \
 NETPOL_CNI="$("$bin" local cni)" \

@@ -28,6 +28,11 @@ func (c *Cluster) Down(ctx context.Context) error {
 		return err
 	}
 	defer unlock()
+	return c.down(ctx)
+}
+
+// down is Down for a caller that holds the state dir's lock.
+func (c *Cluster) down(ctx context.Context) error {
 	before, err := hoststate.Load(c.snapshotPath())
 	if errors.Is(err, os.ErrNotExist) {
 		before = nil
@@ -50,11 +55,12 @@ func (c *Cluster) Down(ctx context.Context) error {
 	order := stopOrder(recorded, rec)
 	late := c.podNetworkProcesses(rec)
 	order = stopAfterPods(order, late)
-	podsRemoved := false
+	podsRemoved, criRan := false, false
 	for _, name := range order {
 		if !podsRemoved && (name == "containerd" || late[name]) {
 			podsRemoved = true
 			if _, ok := c.sup.Running("containerd"); ok && rec != nil {
+				criRan = true
 				cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 				n, err := cri.RemoveAllPods(cctx, rec.Params.ContainerdSocket)
 				cancel()
@@ -75,6 +81,11 @@ func (c *Cluster) Down(ctx context.Context) error {
 	}
 	if before == nil {
 		return errors.Join(errs...)
+	}
+	if !criRan {
+		// containerd was already gone (a killed run): nothing could remove
+		// the pods, whose containers now belong to PID 1.
+		errs = append(errs, hostchange.KillOrphanedPods(before))
 	}
 
 	var podLinks []string

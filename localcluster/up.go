@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/netpol-conformance/netpol-conformance/localcluster/cri"
@@ -69,8 +70,8 @@ func (c *Cluster) Up(ctx context.Context) error {
 
 	// Another state dir's cluster owns the guard, the routes and the ports:
 	// snapshotting now would make our `down` remove what it installed.
-	if hostchange.GuardInstalled() {
-		return fmt.Errorf("another local cluster runs on this host (nftables table inet %s exists): wait for it, or `local down` it from its own state dir", render.GuardTable)
+	if err := c.recoverAbandoned(ctx); err != nil {
+		return err
 	}
 	// Record the host before the first change; `down` proves it is back.
 	before, err := hoststate.Capture()
@@ -226,7 +227,8 @@ func (c *Cluster) enforcerEnv() enforcer.Env {
 }
 
 // checkPrevious decides what to do when a cluster may already exist: reuse
-// it when it is fully up with the same enforcer, refuse otherwise.
+// it when it is fully up with the same enforcer, tear it down when nothing
+// of it is alive, refuse otherwise.
 func (c *Cluster) checkPrevious(ctx context.Context, drv enforcer.Driver) (bool, error) {
 	var running, stopped []string
 	for _, name := range c.sup.Recorded() {
@@ -239,7 +241,12 @@ func (c *Cluster) checkPrevious(ctx context.Context, drv enforcer.Driver) (bool,
 	rec, recErr := c.loadRecord()
 	if len(running) == 0 {
 		if _, err := os.Stat(c.snapshotPath()); err == nil {
-			return false, fmt.Errorf("a previous `local up` in %s did not finish and was not torn down (host changes may remain): run `local down` first", c.opts.StateDir)
+			// A killed run (a CI job's timeout, OOM, a lost session): its
+			// host changes remain but nothing of it is alive to disturb.
+			c.logf("a previous `local up` in %s was killed before `local down` (no process of it is alive): tearing it down first", c.opts.StateDir)
+			if err := c.down(ctx); err != nil {
+				return false, fmt.Errorf("tearing down the killed cluster in %s: %w", c.opts.StateDir, err)
+			}
 		}
 		return false, nil
 	}
@@ -255,6 +262,54 @@ func (c *Cluster) checkPrevious(ctx context.Context, drv enforcer.Driver) (bool,
 	c.logf("cluster already up with enforcer %s; reusing it", rec.Enforcer)
 	c.logf("kubeconfig: %s", c.KubeconfigPath())
 	return true, nil
+}
+
+// recoverAbandoned makes sure no other state dir's cluster holds the host.
+// A guard left by a cluster none of whose processes is alive is a killed
+// run's: that cluster is torn down from its own state dir (its snapshot is
+// the reference) so one killed nightly job does not fail every later one. A
+// cluster with any live process is never touched.
+func (c *Cluster) recoverAbandoned(ctx context.Context) error {
+	owner, installed := hostchange.GuardOwner()
+	if !installed {
+		return nil
+	}
+	busy := fmt.Sprintf("another local cluster holds this host (nftables table inet %s exists)", render.GuardTable)
+	if owner == "" {
+		return fmt.Errorf("%s and does not name its state dir: run `netpol-conformance local down --state-dir DIR` with the state dir that brought it up", busy)
+	}
+	if _, err := os.Stat(filepath.Join(owner, filepath.Base(c.snapshotPath()))); err != nil {
+		return fmt.Errorf("%s, installed from state dir %s, which has no host snapshot any more (%v): nothing can prove the host restored, so remove it by hand: `nft delete table inet %s; ip route del blackhole %s; ip route del blackhole %s`",
+			busy, owner, err, render.GuardTable, ClusterCIDR, ServiceCIDR)
+	}
+	other, err := New(Options{RepoRoot: c.opts.RepoRoot, StateDir: owner, Out: c.opts.Out})
+	if err != nil {
+		return err
+	}
+	if live := other.liveComponents(); len(live) > 0 {
+		return fmt.Errorf("%s: the cluster in %s is running (%s): wait for it, or run `netpol-conformance local down --state-dir %s`", busy, owner, strings.Join(live, ", "), owner)
+	}
+	c.logf("the local cluster in %s was killed before `local down` (no process of it is alive): tearing it down first", owner)
+	unlock, err := other.lock()
+	if err != nil {
+		return fmt.Errorf("%s: %w", busy, err)
+	}
+	defer unlock()
+	if err := other.down(ctx); err != nil {
+		return fmt.Errorf("tearing down the killed cluster in %s: %w", owner, err)
+	}
+	return nil
+}
+
+// liveComponents lists the recorded processes that are alive.
+func (c *Cluster) liveComponents() []string {
+	var live []string
+	for _, name := range c.sup.Recorded() {
+		if _, ok := c.sup.Running(name); ok {
+			live = append(live, name)
+		}
+	}
+	return live
 }
 
 // waitReady polls ready until it succeeds, the process exits or timeout.

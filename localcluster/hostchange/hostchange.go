@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/netpol-conformance/netpol-conformance/localcluster/hoststate"
 	"github.com/netpol-conformance/netpol-conformance/localcluster/render"
@@ -46,11 +47,32 @@ func InstallGuard(p render.Params) error {
 	return nil
 }
 
-// GuardInstalled reports whether a guard table exists: another local
-// cluster (another state dir) runs on this host. Its guard, routes and
-// processes are not ours to replace or tear down.
-func GuardInstalled() bool {
-	return tableExists("inet", render.GuardTable)
+// GuardOwner reports whether a guard table exists and, when it does, the
+// state dir of the cluster that installed it ("" for a guard that does not
+// name one). A guard means a local cluster was brought up on this host and
+// not torn down: its guard, routes and processes belong to that state dir.
+func GuardOwner() (owner string, installed bool) {
+	out, err := exec.Command("nft", "list", "table", "inet", render.GuardTable).Output()
+	if err != nil {
+		// nft exits non-zero for a table that does not exist; any other
+		// failure also fails the install that follows, with nft's output.
+		return "", false
+	}
+	return parseGuardOwner(string(out)), true
+}
+
+// parseGuardOwner reads the state dir out of `nft list table`'s comment line.
+func parseGuardOwner(listing string) string {
+	for _, line := range strings.Split(listing, "\n") {
+		line = strings.TrimSpace(line)
+		if c, ok := strings.CutPrefix(line, `comment "`+render.GuardOwnerPrefix); ok {
+			return strings.TrimSuffix(c, `"`)
+		}
+		if strings.HasPrefix(line, "chain ") {
+			break // the table's comment comes before its chains
+		}
+	}
+	return ""
 }
 
 // RemoveGuard deletes the guard table and the blackhole routes. It runs last
@@ -329,6 +351,51 @@ func Unmount(before *hoststate.Snapshot, roots []string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// KillOrphanedPods SIGKILLs every task left in the kubepods cgroups kubelet
+// made (those not in the snapshot), then waits for them to go. It is for a
+// cluster whose containerd is gone: its pods cannot be removed through CRI
+// and their shims are dead or killed, so the containers are orphans of
+// PID 1. Cgroups that existed before `up` are never touched.
+func KillOrphanedPods(before *hoststate.Snapshot) error {
+	had := set(before.Cgroups)
+	tasks := func() map[int]bool {
+		pids := map[int]bool{}
+		for _, root := range hoststate.KubepodsCgroups() {
+			if had[root] {
+				continue
+			}
+			_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+				if err != nil || !d.IsDir() {
+					return nil
+				}
+				data, _ := os.ReadFile(filepath.Join(p, "cgroup.procs"))
+				for _, f := range strings.Fields(string(data)) {
+					var pid int
+					if _, err := fmt.Sscanf(f, "%d", &pid); err == nil && pid > 1 {
+						pids[pid] = true
+					}
+				}
+				return nil
+			})
+		}
+		return pids
+	}
+	for pid := range tasks() {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	for i := 0; i < 50; i++ {
+		left := tasks()
+		if len(left) == 0 {
+			return nil
+		}
+		if i == 49 {
+			return fmt.Errorf("%d orphaned pod processes did not exit after SIGKILL", len(left))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return nil
 }
 
 // RemoveKubepodsCgroups removes the (empty) cgroup directories kubelet made,

@@ -67,3 +67,20 @@ func TestClusterLink(t *testing.T) {
 		}
 	}
 }
+
+func TestParseGuardOwner(t *testing.T) {
+	tests := []struct {
+		name, listing, want string
+	}{
+		{"named", "table inet netpol_local_guard {\n\tcomment \"state dir /tmp/x y/_output/local\"\n\tchain forward {\n", "/tmp/x y/_output/local"},
+		{"older guard without a comment", "table inet netpol_local_guard {\n\tchain forward {\n\t\tcomment \"state dir /nope\"\n", ""},
+		{"someone else's comment", "table inet netpol_local_guard {\n\tcomment \"hand-made\"\n}\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := parseGuardOwner(tt.listing); got != tt.want {
+				t.Errorf("parseGuardOwner = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

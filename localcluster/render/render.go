@@ -59,6 +59,10 @@ func (p Params) Validate() error {
 			errs = append(errs, fmt.Errorf("render: %s is empty", name))
 		}
 	}
+	// The state dir is written into the guard's nftables comment.
+	if strings.ContainsAny(p.StateDir, "\"\n\\") {
+		errs = append(errs, fmt.Errorf("render: state dir %q contains a quote, backslash or newline; use a plainer --state-dir", p.StateDir))
+	}
 	// The kernel limits a unix socket path to 107 bytes.
 	if len(p.ContainerdSocket) > 100 {
 		errs = append(errs, fmt.Errorf("render: containerd socket path %q is too long for a unix socket; use a shorter --state-dir", p.ContainerdSocket))
@@ -218,7 +222,14 @@ func KubeProxy(p Params) ([]byte, error) { return execute("kube-proxy", kubeProx
 // GuardTable is the nftables table the guard owns.
 const GuardTable = "netpol_local_guard"
 
+// GuardOwnerPrefix starts the guard table's comment; the state dir of the
+// cluster that installed it follows.
+const GuardOwnerPrefix = "state dir "
+
 const guardTmpl = `table inet {{.Table}} {
+	# The owner lets the next "local up" tell a live cluster from one a
+	# killed run left behind.
+	comment "{{.OwnerPrefix}}{{.P.StateDir}}"
 	# Priority -300 runs before conntrack (-200) and every iptables-nft
 	# chain of kube-proxy and the enforcer (0): their rules cannot undo it.
 	chain forward {
@@ -248,7 +259,7 @@ func Guard(p Params) ([]byte, error) {
 	for i, port := range p.GuardPorts {
 		ports[i] = fmt.Sprint(port)
 	}
-	return execute("guard", guardTmpl, map[string]any{"Table": GuardTable, "P": p, "Ports": strings.Join(ports, ", ")})
+	return execute("guard", guardTmpl, map[string]any{"Table": GuardTable, "OwnerPrefix": GuardOwnerPrefix, "P": p, "Ports": strings.Join(ports, ", ")})
 }
 
 // KubeconfigParams describe one client identity.

@@ -56,6 +56,7 @@ func TestRenderedFilesCarryTheQuirks(t *testing.T) {
 		}},
 		{"guard", Guard, []string{
 			"table inet " + GuardTable,
+			`comment "` + GuardOwnerPrefix + `/s"`,
 			"priority -300",
 			`iifname "eth0" counter drop`,
 			`oifname "eth0" counter drop`,
@@ -123,6 +124,7 @@ func TestValidate(t *testing.T) {
 	}{
 		{"complete", func(*Params) {}, nil},
 		{"two missing", func(p *Params) { p.NodeIP, p.Uplink = "", "" }, []string{"NodeIP is empty", "Uplink is empty"}},
+		{"state dir with a quote", func(p *Params) { p.StateDir = `/tmp/a"b` }, []string{"contains a quote"}},
 		{"socket too long", func(p *Params) { p.ContainerdSocket = "/" + strings.Repeat("x", 120) }, []string{"too long"}},
 	}
 	for _, tt := range tests {

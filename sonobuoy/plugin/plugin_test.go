@@ -22,14 +22,16 @@ import (
 	"github.com/netpol-conformance/netpol-conformance/results"
 )
 
-// fakeSuite is the path of testdata/fakesuite, built once for the package.
-var fakeSuite string
+// fakeSuite is the path of testdata/fakesuite, built once for the package;
+// testBinDir holds it and the real suite, and goes when the tests end.
+var fakeSuite, testBinDir string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "netpol-plugin-test")
 	if err != nil {
 		panic(err)
 	}
+	testBinDir = dir
 	fakeSuite = filepath.Join(dir, "fakesuite")
 	cmd := exec.Command("go", "build", "-o", fakeSuite, "./testdata/fakesuite")
 	cmd.Stderr = os.Stderr

@@ -29,12 +29,7 @@ func realSuite(t *testing.T) string {
 		t.Skip("compiling the real suite takes a minute; -short skips it")
 	}
 	realSuiteOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "netpol-real-suite")
-		if err != nil {
-			realSuiteErr = err
-			return
-		}
-		realSuitePath = filepath.Join(dir, "netpol-suite")
+		realSuitePath = filepath.Join(testBinDir, "netpol-suite")
 		out, err := exec.Command("go", "test", "-c", "-o", realSuitePath, "../../suite").CombinedOutput()
 		if err != nil {
 			realSuiteErr = fmt.Errorf("compiling the suite: %v\n%s", err, out)
