@@ -56,6 +56,9 @@ type Options struct {
 	Enforcer string
 	// Out receives progress lines.
 	Out io.Writer
+	// LeakInjection runs the enforcer so that InjectLeak can put a rule
+	// ahead of it; only an enforcer.LeakInjector allows it.
+	LeakInjection bool
 }
 
 // Cluster is the local cluster rooted at a state directory.
@@ -109,6 +112,8 @@ type record struct {
 	// Components in start order; down stops them in reverse.
 	Components []string  `json:"components"`
 	StartedAt  time.Time `json:"startedAt"`
+	// LeakInjection: the enforcer runs so that a leak can be injected.
+	LeakInjection bool `json:"leakInjection,omitempty"`
 }
 
 func (c *Cluster) loadRecord() (*record, error) {

@@ -37,6 +37,9 @@ func (c *Cluster) Up(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if _, ok := drv.(enforcer.LeakInjector); c.opts.LeakInjection && !ok {
+		return fmt.Errorf("--leak-injection: enforcer %s cannot have a leak injected (%s)", drv.Name(), leakInjectors())
+	}
 	if reused, err := c.checkPrevious(ctx, drv); err != nil || reused {
 		return err
 	}
@@ -81,7 +84,7 @@ func (c *Cluster) Up(ctx context.Context) error {
 	if err := before.Save(c.snapshotPath()); err != nil {
 		return err
 	}
-	rec := &record{Enforcer: drv.Name(), Params: p, StartedAt: time.Now()}
+	rec := &record{Enforcer: drv.Name(), Params: p, StartedAt: time.Now(), LeakInjection: c.opts.LeakInjection}
 	if err := c.saveRecord(rec); err != nil {
 		return err
 	}
@@ -222,7 +225,7 @@ func (c *Cluster) enforcerEnv() enforcer.Env {
 	return enforcer.Env{
 		Kubeconfig: c.path("enforcer.kubeconfig"), AdminKubeconfig: c.KubeconfigPath(), EnforcerUser: enforcerUser,
 		NodeName: NodeName, ClusterCIDR: ClusterCIDR, ServiceCIDR: ServiceCIDR,
-		StateDir: c.opts.StateDir,
+		StateDir: c.opts.StateDir, LeakInjection: c.opts.LeakInjection,
 	}
 }
 
@@ -253,8 +256,8 @@ func (c *Cluster) checkPrevious(ctx context.Context, drv enforcer.Driver) (bool,
 	if recErr != nil || len(stopped) > 0 || len(running) != len(rec.Components) {
 		return false, fmt.Errorf("a previous cluster in %s is partly running (running: %v, exited: %v): run `local down` first", c.opts.StateDir, running, stopped)
 	}
-	if rec.Enforcer != drv.Name() {
-		return false, fmt.Errorf("a cluster with enforcer %s is already up in %s: run `local down` before `up --enforcer %s`", rec.Enforcer, c.opts.StateDir, drv.Name())
+	if rec.Enforcer != drv.Name() || rec.LeakInjection != c.opts.LeakInjection {
+		return false, fmt.Errorf("a cluster with enforcer %s (leak injection %t) is already up in %s: run `local down` before `up --enforcer %s` (leak injection %t)", rec.Enforcer, rec.LeakInjection, c.opts.StateDir, drv.Name(), c.opts.LeakInjection)
 	}
 	if err := c.waitNodeReady(ctx, 10*time.Second); err != nil {
 		return false, fmt.Errorf("a cluster is running in %s but its node is not Ready (%v): run `local down` first", c.opts.StateDir, err)

@@ -176,13 +176,21 @@ var _ = ginkgo.Describe("NetworkPolicy", ginkgo.Ordered, ginkgo.ContinueOnFailur
 		if !selected(c) {
 			continue
 		}
-		ginkgo.It(c.Name, labels(c), func(ctx context.Context) {
-			current = &record.Case{Name: c.Name, Started: metav1.Now()}
-			if notEnforced != "" {
-				ginkgo.Skip(notEnforced)
+		for k := 1; k <= config.repeat; k++ {
+			name := c.Name
+			if config.repeat > 1 {
+				// Each repetition is its own case in the record, so
+				// every verdict is counted, not just the last.
+				name = fmt.Sprintf("%s#%d", c.Name, k)
 			}
-			runCase(ctx, env, c, keys, skipped)
-		})
+			ginkgo.It(name, labels(c), func(ctx context.Context) {
+				current = &record.Case{Name: name, Started: metav1.Now()}
+				if notEnforced != "" {
+					ginkgo.Skip(notEnforced)
+				}
+				runCase(ctx, env, c, keys, skipped)
+			})
+		}
 	}
 })
 

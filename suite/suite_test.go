@@ -46,6 +46,7 @@ var config struct {
 	junitReport        string
 	cni                string
 	strict             bool
+	repeat             int
 }
 
 func registerFlags(fs *flag.FlagSet) {
@@ -65,6 +66,7 @@ func registerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&config.junitReport, "netpol.junit-report", "", "write the JUnit report here: one testcase per spec, named for joining across runs")
 	fs.StringVar(&config.cni, "netpol.cni", "", "the cluster's NetworkPolicy enforcer as NAME or NAME@VERSION, when detection cannot tell (e.g. an enforcer outside the cluster); default: detected")
 	fs.BoolVar(&config.strict, "netpol.strict", false, "fail cases the CNI's profile lists as known deviations, too")
+	fs.IntVar(&config.repeat, "netpol.repeat", 1, "run each selected case this many times in a row, as NAME#K, to measure how often its verdict holds (docs/reliability.md)")
 }
 
 // placement is where the agent pods run, from the --netpol.agent-* flags.
@@ -102,6 +104,10 @@ func TestMain(m *testing.M) {
 	// First thing: a run killed at any point later can be cleaned up by id.
 	fmt.Fprintf(os.Stderr, "netpol-conformance run id %s: its namespaces are netpol-%s-*\n", runID, runID)
 	framework.AfterReadingAllFlags(&framework.TestContext)
+	if config.repeat < 1 {
+		fmt.Fprintf(os.Stderr, "--netpol.repeat=%d: must be at least 1\n", config.repeat)
+		os.Exit(2)
+	}
 	if config.probeTimeout < agent.MinTimeout {
 		fmt.Fprintf(os.Stderr, "--netpol.probe-timeout=%s is below the floor of %s: a probe that short reads slow answers as denials\n", config.probeTimeout, agent.MinTimeout)
 		os.Exit(2)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -21,7 +22,10 @@ import (
 const modulePath = "github.com/netpol-conformance/netpol-conformance"
 
 func newLocalCommand() *cobra.Command {
-	var stateDir string
+	var (
+		stateDir      string
+		leakInjection bool
+	)
 	cmd := &cobra.Command{
 		Use:   "local",
 		Short: "Run a real single-node cluster on this machine with a chosen NetworkPolicy enforcer",
@@ -34,7 +38,7 @@ NetworkPolicy enforcer as host processes (Linux, root). See docs/local-cluster.m
 		if err != nil {
 			return nil, err
 		}
-		return localcluster.New(localcluster.Options{RepoRoot: root, StateDir: stateDir, Enforcer: enf, Out: cmd.OutOrStdout()})
+		return localcluster.New(localcluster.Options{RepoRoot: root, StateDir: stateDir, Enforcer: enf, LeakInjection: leakInjection, Out: cmd.OutOrStdout()})
 	}
 
 	var enf string
@@ -59,6 +63,7 @@ NetworkPolicy enforcer as host processes (Linux, root). See docs/local-cluster.m
 		},
 	}
 	up.Flags().StringVar(&enf, "enforcer", "kube-router", fmt.Sprintf("NetworkPolicy enforcer: one of %s", strings.Join(enforcer.Names(), ", ")))
+	up.Flags().BoolVar(&leakInjection, "leak-injection", false, "run the enforcer so that `local leak` can inject a fault ahead of it (calico only; for measuring the suite, not for judging the enforcer)")
 
 	down := &cobra.Command{
 		Use:   "down",
@@ -208,7 +213,45 @@ enforcer build can run while another cluster is up.`,
 		},
 	}
 	build.Flags().StringVar(&buildEnf, "enforcer", "kube-router", fmt.Sprintf("NetworkPolicy enforcer: one of %s", strings.Join(enforcer.Names(), ", ")))
-	cmd.AddCommand(up, down, status, kubeconfig, loadImages, buildSonobuoy, build, cni)
+	var leak localcluster.Leak
+	var leakPort string
+	leakCmd := &cobra.Command{
+		Use:   "leak",
+		Short: "Inject a fault: let a random share of new pod flows through, ahead of the enforcer",
+		Long: `leak inserts, first in the enforcer's iptables chain, one rule that accepts
+--percent of the new flows it matches whatever the policies say, replacing any
+leak injected before; --percent 0 removes it, and so does 'local down'. It is
+the fault the suite's leak statistics are measured against
+(docs/reliability.md), and needs a cluster brought up with
+'local up --enforcer calico --leak-injection'.`,
+		Example: `  netpol-conformance local leak --percent 10 --from 10.244.0.5 --to 10.244.0.7 --port 80/TCP
+  netpol-conformance local leak --percent 0`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !cmd.Flags().Changed("percent") {
+				return errors.New("leak: --percent is required (0 removes the leak)")
+			}
+			if leakPort != "" {
+				port, proto, ok := strings.Cut(leakPort, "/")
+				n, err := strconv.Atoi(port)
+				if !ok || err != nil {
+					return fmt.Errorf("leak: --port %q: want PORT/PROTOCOL, e.g. 80/TCP", leakPort)
+				}
+				leak.Port, leak.Protocol = n, proto
+			}
+			c, err := cluster(cmd, "")
+			if err != nil {
+				return err
+			}
+			return c.InjectLeak(cmd.Context(), leak)
+		},
+	}
+	leakCmd.Flags().IntVar(&leak.Percent, "percent", 0, "share of the matching new flows let through, 0 to 100 (0 removes the leak)")
+	leakCmd.Flags().StringVar(&leak.From, "from", "", "only flows from this pod address (default: any pod)")
+	leakCmd.Flags().StringVar(&leak.To, "to", "", "only flows to this pod address (default: any pod)")
+	leakCmd.Flags().StringVar(&leakPort, "port", "", "only flows to this PORT/PROTOCOL, TCP or UDP (default: any)")
+
+	cmd.AddCommand(up, down, status, kubeconfig, loadImages, buildSonobuoy, build, cni, leakCmd)
 	return cmd
 }
 

@@ -126,7 +126,7 @@ func (c Calico) Processes(env Env) []proc.Spec {
 // felixEnv is Felix's configuration (LOCAL-CLUSTER-FACTS.md, "Felix as a
 // host process"); Felix reads FELIX_<param> case-insensitively.
 func felixEnv(env Env) []string {
-	return []string{
+	vars := []string{
 		"DATASTORE_TYPE=kubernetes",
 		"KUBECONFIG=" + env.Kubeconfig,
 		"FELIX_FELIXHOSTNAME=" + env.NodeName,
@@ -166,7 +166,19 @@ func felixEnv(env Env) []string {
 		// bpffs mounted on /sys/fs/bpf (facts file).
 		"FELIX_DebugSkipCTLBCleanup=true",
 	}
+	if env.LeakInjection {
+		// Felix's jumps go last in FORWARD, after any rule inserted before
+		// them, and stay there (in the default Insert mode Felix moves
+		// them back to the top). kube-proxy's own FORWARD rules then come
+		// first too; that is why this is not the default.
+		vars = append(vars, "FELIX_CHAININSERTMODE=Append")
+	}
+	return vars
 }
+
+// LeakChain is where Calico's policy is reached from: filter FORWARD, for
+// pod-to-pod traffic routed through the node.
+func (Calico) LeakChain() string { return "FORWARD" }
 
 // Ready waits for Felix's readiness endpoint, which turns 200 once Felix is
 // in sync with the datastore and has programmed the dataplane.

@@ -109,6 +109,18 @@ func TestFelixEnv(t *testing.T) {
 	}
 }
 
+func TestFelixChainInsertMode(t *testing.T) {
+	const appendMode = "FELIX_CHAININSERTMODE=Append"
+	if slices.Contains(felixEnv(calicoTestEnv), appendMode) {
+		t.Error("a plain cluster runs Felix in Append mode: Calico's default, Insert, is what users run")
+	}
+	leaky := calicoTestEnv
+	leaky.LeakInjection = true
+	if !slices.Contains(felixEnv(leaky), appendMode) {
+		t.Error("with leak injection Felix must append its jumps, or it moves them ahead of the injected rule")
+	}
+}
+
 func TestCalicoLDFlags(t *testing.T) {
 	got := calicoLDFlags()
 	for _, want := range []string{

@@ -35,6 +35,10 @@ type Env struct {
 	StateDir string
 	// IPAMDataDir is where host-local IPAM keeps its leases.
 	IPAMDataDir string
+	// LeakInjection asks a LeakInjector to run its enforcer so that a
+	// rule inserted first in its LeakChain is evaluated before every rule
+	// of the enforcer (`local up --leak-injection`).
+	LeakInjection bool
 }
 
 // Driver is one NetworkPolicy enforcer.
@@ -76,6 +80,20 @@ type PodNetwork interface {
 // harness calls Bootstrap once the API server is ready, before kubelet.
 type Bootstrapper interface {
 	Bootstrap(ctx context.Context, env Env) error
+}
+
+// LeakInjector is implemented by a driver into whose datapath a fault can
+// be injected: one iptables rule, first in LeakChain of the filter table,
+// that accepts a random share of new pod flows whatever the policies say.
+// It exists to measure that the suite catches a leaky enforcer
+// (docs/reliability.md). A driver that rewrites or reorders that chain on
+// every sync (kube-router moves its jump back to the top; kube-network-
+// policies deletes and recreates its nftables table) cannot be one: the
+// rule would not survive the next policy change. An accept in a separate
+// nftables table cannot leak either, since another base chain's drop still
+// applies.
+type LeakInjector interface {
+	LeakChain() string
 }
 
 var drivers = map[string]Driver{}
