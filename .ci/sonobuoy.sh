@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# Runs netpol-conformance on the local cluster as a user would: through
-# Sonobuoy. Builds the plugin image (in Go, as the Dockerfile describes it) and Sonobuoy from
-# its pinned module, brings the local cluster up with the given enforcer,
-# loads both images, then `sonobuoy run --plugin plugin.yaml --wait`,
-# `retrieve`, `results` (summary and detailed), `delete --wait`, and
-# `local down` whatever happens. Needs Linux and root.
+# Runs netpol-conformance on the local cluster as a user would: the
+# README's `netpol-conformance local run --enforcer ENFORCER` (up, images,
+# `sonobuoy run --plugin plugin.yaml` with progress, retrieve, results,
+# delete, down), then checks what it gave: the plugin's status, the
+# detailed results, the enforcer named in the report. Needs Linux and root.
 #
 #   .ci/sonobuoy.sh [ENFORCER]          # default kube-router; or none, ...
 #
@@ -27,49 +26,24 @@ out=_output/sonobuoy/$enforcer
 go build -o "$bin" ./cmd/netpol-conformance
 sonobuoy=$("$bin" local build-sonobuoy)
 "$sonobuoy" version --short
+# A failing teardown fails the run (local run tears down itself; this is
+# for a run that stops before it).
+trap 'rc=$?; "$bin" local down || rc=1; exit $rc' EXIT
 
-# Whatever happens, leave no Sonobuoy run and no cluster behind; a failing
-# teardown fails the run.
-cleanup() {
-	rc=$?
-	if [ -n "${KUBECONFIG:-}" ]; then
-		"$sonobuoy" delete --wait=5 --wait-output silent || rc=1
-	fi
-	"$bin" local down || rc=1
-	exit $rc
-}
-trap cleanup EXIT
-
-echo "=== local cluster with enforcer $enforcer"
-"$bin" local up --enforcer "$enforcer" </dev/null
-KUBECONFIG=$("$bin" local kubeconfig)
-export KUBECONFIG
-"$bin" local load-images
-
-echo "=== sonobuoy run --plugin plugin.yaml"
-# The local cluster has no CoreDNS: the suite addresses pods by IP, so the
-# DNS preflight check does not apply.
+# The README's command. It names the enforcer with NETPOL_CNI as a user
+# would for one detection cannot see (a host process), except Calico, whose
+# CRDs and ClusterInformation are in the cluster: the suite must detect it
+# on its own. The local cluster has no CoreDNS: the DNS preflight is
+# skipped.
+cni=$("$bin" local cni --enforcer "$enforcer")
+rm -rf "$out"
 start=$(date +%s)
-# The enforcer runs as a host process, invisible to the suite's CNI
-# detection: name it, as a user would for an enforcer detection cannot see.
-# Calico is the exception: its CRDs and ClusterInformation (which names its
-# version, as calico-node keeps it in a real cluster) are in the cluster, and
-# the suite must detect it on its own.
-cni=$("$bin" local cni)
-echo "enforcer: $cni"
-name_cni=(--plugin-env "netpol-conformance.NETPOL_CNI=$cni")
-[ "$enforcer" != calico ] || name_cni=()
-# shellcheck disable=SC2086 # SONOBUOY_RUN_FLAGS is a list of flags
-"$sonobuoy" run --plugin plugin.yaml --skip-preflight=dnscheck \
-	"${name_cni[@]}" \
-	--wait="${SONOBUOY_WAIT_MINUTES:-60}" --wait-output silent ${SONOBUOY_RUN_FLAGS:-}
-echo "sonobuoy run finished in $(($(date +%s) - start)) s"
-"$sonobuoy" status || true
-
-rm -rf "$out" && mkdir -p "$out"
-tarball=$("$sonobuoy" retrieve "$out")
-echo "=== sonobuoy results $tarball"
-"$sonobuoy" results "$tarball"
+run_flags=()
+for f in ${SONOBUOY_RUN_FLAGS:-}; do run_flags+=("--sonobuoy-flag=$f"); done
+"$bin" local run --enforcer "$enforcer" --out "$out" --wait "${SONOBUOY_WAIT_MINUTES:-60}m" "${run_flags[@]}" </dev/null ||
+	echo "local run exited $? (the plugin's status is checked below)"
+echo "the whole run took $(($(date +%s) - start)) s"
+tarball=$(ls "$out"/*.tar.gz)
 echo "=== sonobuoy results --mode detailed"
 "$sonobuoy" results "$tarball" --mode detailed
 
@@ -92,5 +66,4 @@ echo "=== compare: $summary"
 want="| ${cni%@*} ${cni#*@} |"
 [ "${cni#*@}" != "$cni" ] || want="| $cni |"
 [[ "$summary" == *"$want"* ]] || { echo "the report does not name the enforcer $cni"; exit 1; }
-"$sonobuoy" delete --wait=5 --wait-output silent
 [ "$status" = "$expect" ]

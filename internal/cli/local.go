@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -167,6 +168,7 @@ the image the Dockerfile's final stage describes, in Go, as ` + localcluster.Plu
 			return err
 		},
 	}
+	var cniEnf string
 	cni := &cobra.Command{
 		Use:   "cni",
 		Short: "Print the running cluster's enforcer as NETPOL_CNI takes it (NAME@VERSION)",
@@ -175,18 +177,22 @@ detection cannot see in the cluster's objects; pass this to the plugin:
   sonobuoy run --plugin plugin.yaml --plugin-env netpol-conformance.NETPOL_CNI=$(netpol-conformance local cni)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cluster(cmd, "")
-			if err != nil {
-				return err
+			name := cniEnf
+			if name == "" {
+				c, err := cluster(cmd, "")
+				if err != nil {
+					return err
+				}
+				st, err := c.Status()
+				if err != nil {
+					return err
+				}
+				if st.Enforcer == "" {
+					return errors.New("no local cluster (or name one with --enforcer)")
+				}
+				name = st.Enforcer
 			}
-			st, err := c.Status()
-			if err != nil {
-				return err
-			}
-			if st.Enforcer == "" {
-				return errors.New("no local cluster")
-			}
-			d, err := enforcer.Get(st.Enforcer)
+			d, err := enforcer.Get(name)
 			if err != nil {
 				return err
 			}
@@ -194,6 +200,7 @@ detection cannot see in the cluster's objects; pass this to the plugin:
 			return nil
 		},
 	}
+	cni.Flags().StringVar(&cniEnf, "enforcer", "", "the enforcer to name instead of the running cluster's")
 	var buildEnf string
 	build := &cobra.Command{
 		Use:   "build",
@@ -213,6 +220,89 @@ enforcer build can run while another cluster is up.`,
 		},
 	}
 	build.Flags().StringVar(&buildEnf, "enforcer", "kube-router", fmt.Sprintf("NetworkPolicy enforcer: one of %s", strings.Join(enforcer.Names(), ", ")))
+	var (
+		runEnf, runOut string
+		runKeep        bool
+		runWait        time.Duration
+		runFlags       []string
+	)
+	run := &cobra.Command{
+		Use:   "run",
+		Short: "Bring the cluster up, run the suite through Sonobuoy as a user would, print the results, tear it down",
+		Long: `run is the whole job on this machine: it builds what is missing, brings the local
+cluster up with --enforcer, loads the plugin and Sonobuoy images, runs
+'sonobuoy run --plugin plugin.yaml', prints the plugin's progress case by case
+until it completes, retrieves the results into --out, prints
+'sonobuoy results', deletes the run, and brings the cluster down (unless
+--keep), proving the host is as before. It exits 0 when the plugin passed, 1
+when it failed (a departure from the spec, or nothing enforced) or anything
+else went wrong. Linux and root.`,
+		Example: `  sudo netpol-conformance local run --enforcer kube-network-policies
+  sudo netpol-conformance local run --enforcer calico --sonobuoy-flag=--plugin-env=netpol-conformance.NETPOL_TAGS=ipblock`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
+			if os.Geteuid() != 0 {
+				return errors.New("local run must run as root: it brings the local cluster up")
+			}
+			drv, err := enforcer.Get(runEnf)
+			if err != nil {
+				return err
+			}
+			c, err := cluster(cmd, runEnf)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if !runKeep {
+				defer func() {
+					if derr := c.Down(context.Background()); derr != nil {
+						err = errors.Join(err, fmt.Errorf("local down: %w", derr))
+					}
+				}()
+			}
+			if err := c.Up(ctx); err != nil {
+				return fmt.Errorf("local up: %w", err)
+			}
+			if err := c.LoadImages(ctx); err != nil {
+				return err
+			}
+			sonobuoy, err := c.BuildSonobuoy(ctx)
+			if err != nil {
+				return err
+			}
+			out := runOut
+			if out == "" {
+				root, err := repoRoot()
+				if err != nil {
+					return err
+				}
+				out = filepath.Join(root, "_output", "sonobuoy", runEnf)
+			}
+			sr := localcluster.SonobuoyRun{
+				Sonobuoy: sonobuoy, Kubeconfig: c.KubeconfigPath(), PluginFile: c.PluginFile(),
+				Args: runFlags, OutDir: out, Wait: runWait, Poll: 5 * time.Second, Out: cmd.OutOrStdout(),
+			}
+			if _, visible := drv.(enforcer.Visible); !visible {
+				sr.CNI = enforcer.CNI(drv)
+			}
+			res, err := sr.Run(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "plugin %s: %s; results in %s\n", localcluster.PluginName, res.Status, res.Tarball)
+			if res.Status != "passed" {
+				return &ExitError{Code: 1, Err: fmt.Errorf("the plugin's result is %s: see `sonobuoy results %s --mode detailed`", res.Status, res.Tarball)}
+			}
+			return nil
+		},
+	}
+	run.Flags().StringVar(&runEnf, "enforcer", "kube-router", fmt.Sprintf("NetworkPolicy enforcer: one of %s", strings.Join(enforcer.Names(), ", ")))
+	run.Flags().StringVar(&runOut, "out", "", "directory for the retrieved results (default <repo>/_output/sonobuoy/ENFORCER)")
+	run.Flags().BoolVar(&runKeep, "keep", false, "leave the cluster up afterwards")
+	run.Flags().DurationVar(&runWait, "wait", time.Hour, "bound on the Sonobuoy run")
+	run.Flags().StringArrayVar(&runFlags, "sonobuoy-flag", nil, "extra flag of sonobuoy run, e.g. --sonobuoy-flag=--plugin-env=netpol-conformance.NETPOL_TAGS=ipblock (repeatable)")
+
 	var leak localcluster.Leak
 	var leakPort string
 	leakCmd := &cobra.Command{
@@ -251,7 +341,7 @@ the fault the suite's leak statistics are measured against
 	leakCmd.Flags().StringVar(&leak.To, "to", "", "only flows to this pod address (default: any pod)")
 	leakCmd.Flags().StringVar(&leakPort, "port", "", "only flows to this PORT/PROTOCOL, TCP or UDP (default: any)")
 
-	cmd.AddCommand(up, down, status, kubeconfig, loadImages, buildSonobuoy, build, cni, leakCmd)
+	cmd.AddCommand(up, run, down, status, kubeconfig, loadImages, buildSonobuoy, build, cni, leakCmd)
 	return cmd
 }
 

@@ -176,6 +176,10 @@ func felixEnv(env Env) []string {
 	return vars
 }
 
+// VisibleInCluster: the suite detects Calico from its CRDs and
+// ClusterInformation, which Bootstrap creates.
+func (Calico) VisibleInCluster() {}
+
 // LeakChain is where Calico's policy is reached from: filter FORWARD, for
 // pod-to-pod traffic routed through the node.
 func (Calico) LeakChain() string { return "FORWARD" }

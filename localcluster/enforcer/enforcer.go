@@ -82,6 +82,16 @@ type Bootstrapper interface {
 	Bootstrap(ctx context.Context, env Env) error
 }
 
+// Visible is implemented by a driver whose enforcer the suite names on its
+// own from the cluster's objects (Calico's CRDs and ClusterInformation, as
+// calico-node keeps them in a real cluster). Every other enforcer runs as a
+// host process, invisible to detection, and the harness names it with
+// NETPOL_CNI as a user would; for a Visible one it does not, so the
+// detection itself is tested.
+type Visible interface {
+	VisibleInCluster()
+}
+
 // LeakInjector is implemented by a driver into whose datapath a fault can
 // be injected: one iptables rule, first in LeakChain of the filter table,
 // that accepts a random share of new pod flows whatever the policies say.
