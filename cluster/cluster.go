@@ -28,6 +28,7 @@ import (
 
 	"github.com/netpol-conformance/netpol-conformance/agent"
 	"github.com/netpol-conformance/netpol-conformance/cases"
+	"github.com/netpol-conformance/netpol-conformance/probing"
 	"github.com/netpol-conformance/netpol-conformance/reachability"
 	"github.com/netpol-conformance/netpol-conformance/topology"
 )
@@ -363,23 +364,10 @@ func DeleteNamespaces(ctx context.Context, client kubernetes.Interface, names []
 	return errors.Join(errs...)
 }
 
-// Observation is one probe pass: one table per key, and how denials
-// looked (the implementation-defined denial mode).
-type Observation struct {
-	Tables []*reachability.Table
-	// Refused and TimedOut count denied probes by how they were denied.
-	Refused, TimedOut int
-	// Errors holds the detail of every probe that could not run, by cell.
-	Errors map[string]string
-	// Flows counts the new flows sent; Leaked those answered among the
-	// repeated flows of denied cells (see ConfirmPass).
-	Flows, Leaked int
-}
-
 // ProbePass probes every (from, to) pair of the matrix for every key, with
 // one exec per source pod, all sources at once; viaService probes each
 // destination through its Service (see EnsureServices).
-func (c *Cluster) ProbePass(ctx context.Context, keys []reachability.Key, viaService bool) (*Observation, error) {
+func (c *Cluster) ProbePass(ctx context.Context, keys []reachability.Key, viaService bool) (*probing.Observation, error) {
 	return c.probePass(ctx, keys, viaService, func(int, int, int) int { return 1 })
 }
 
@@ -391,7 +379,7 @@ func (c *Cluster) ProbePass(ctx context.Context, keys []reachability.Key, viaSer
 // enforcers that judge new flows in user space (kube-network-policies held
 // allowed flows past the probe timeout while it lasted, measured here), and
 // only flows that must time out anyway may feel it.
-func (c *Cluster) ConfirmPass(ctx context.Context, keys []reachability.Key, viaService bool, expected []*reachability.Table, flows int) (*Observation, error) {
+func (c *Cluster) ConfirmPass(ctx context.Context, keys []reachability.Key, viaService bool, expected []*reachability.Table, flows int) (*probing.Observation, error) {
 	obs, err := c.ProbePass(ctx, keys, viaService)
 	if err != nil {
 		return nil, err
@@ -447,12 +435,12 @@ func mergeConfirming(plain, denied []*reachability.Table) int {
 
 // probePass probes the cells of the matrix flowsTo gives flows for (0:
 // not probed, left Unknown), with one exec per source pod, all at once.
-func (c *Cluster) probePass(ctx context.Context, keys []reachability.Key, viaService bool, flowsTo func(key, from, to int) int) (*Observation, error) {
+func (c *Cluster) probePass(ctx context.Context, keys []reachability.Key, viaService bool, flowsTo func(key, from, to int) int) (*probing.Observation, error) {
 	if viaService && c.serviceIPs == nil {
 		return nil, errors.New("probing through Services before EnsureServices")
 	}
 	matrix := c.Topology.MatrixKeys()
-	obs := &Observation{Errors: map[string]string{}}
+	obs := &probing.Observation{Errors: map[string]string{}}
 	for _, k := range keys {
 		obs.Tables = append(obs.Tables, reachability.New(k, matrix, matrix))
 	}
@@ -506,7 +494,7 @@ func (c *Cluster) probePass(ctx context.Context, keys []reachability.Key, viaSer
 			}
 			for n, r := range results {
 				t, j := obs.Tables[cells[n][0]], cells[n][1]
-				t.SetAt(i, j, reachability.Cell{Outcome: Outcome(r.Outcome)})
+				t.SetAt(i, j, reachability.Cell{Outcome: probing.OutcomeOf(r.Outcome)})
 				obs.Flows += max(r.Flows, 1)
 				if r.Flows > 1 && r.Answered > 0 {
 					obs.Leaked += r.Answered
@@ -597,19 +585,6 @@ func (c *Cluster) identity(key string) string {
 	}
 	ns, name, _ := topology.SplitPodKey(key)
 	return c.names.Real(ns) + "/" + name
-}
-
-// Outcome maps an agent outcome to a table cell: both denials are
-// Blocked, and a probe that could not run is never read as one.
-func Outcome(o agent.Outcome) reachability.Outcome {
-	switch o {
-	case agent.Allowed:
-		return reachability.Allowed
-	case agent.DeniedRefused, agent.DeniedTimeout:
-		return reachability.Blocked
-	default:
-		return reachability.ProbeError
-	}
 }
 
 // probe runs the agent's batch probe in one source pod through the API

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/types"
@@ -26,6 +25,7 @@ import (
 	"github.com/netpol-conformance/netpol-conformance/profiles"
 	"github.com/netpol-conformance/netpol-conformance/record"
 	"github.com/netpol-conformance/netpol-conformance/results"
+	"github.com/netpol-conformance/netpol-conformance/runner"
 )
 
 // config holds the suite's own flags, all under --netpol.*.
@@ -33,9 +33,6 @@ var config struct {
 	cases              string
 	caseDirs           string
 	protocols          string
-	probeTimeout       time.Duration
-	convergenceTimeout time.Duration
-	podStartTimeout    time.Duration
 	agentImage         string
 	agentPullSecrets   string
 	agentNodeSelector  string
@@ -53,9 +50,9 @@ func registerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&config.cases, "netpol.cases", "", "run only cases whose name matches this regular expression")
 	fs.StringVar(&config.caseDirs, "netpol.case-dir", "", "comma-separated case files or directories to run next to the built-in table")
 	fs.StringVar(&config.protocols, "netpol.protocols", "TCP,UDP,SCTP", "protocols to probe; SCTP is skipped, with the reason, where the nodes' kernel lacks it")
-	fs.DurationVar(&config.probeTimeout, "netpol.probe-timeout", time.Second, "bound on one probe")
-	fs.DurationVar(&config.convergenceTimeout, "netpol.convergence-timeout", 20*time.Second, "how long a change may take to be enforced")
-	fs.DurationVar(&config.podStartTimeout, "netpol.pod-start-timeout", 3*time.Minute, "how long the topology's pods may take to be ready")
+	fs.DurationVar(&timing.Probe, "netpol.probe-timeout", timing.Probe, "bound on one probe")
+	fs.DurationVar(&timing.Convergence, "netpol.convergence-timeout", timing.Convergence, "how long a change may take to be enforced")
+	fs.DurationVar(&timing.PodStart, "netpol.pod-start-timeout", timing.PodStart, "how long the topology's pods may take to be ready")
 	fs.StringVar(&config.agentImage, "netpol.agent-image", "localhost/netpol-conformance:local", "image of the agent pods: the suite's own image, built from the Dockerfile")
 	fs.StringVar(&config.agentPullSecrets, "netpol.agent-pull-secrets", "", "image pull secrets of the agent pods: NAME,...")
 	fs.StringVar(&config.agentNodeSelector, "netpol.agent-node-selector", "", "node selector of the agent pods: KEY=VALUE,... (kubernetes.io/os=linux is always set)")
@@ -68,6 +65,9 @@ func registerFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&config.strict, "netpol.strict", false, "fail cases the CNI's profile lists as known deviations, too")
 	fs.IntVar(&config.repeat, "netpol.repeat", 1, "run each selected case this many times in a row, as NAME#K, to measure how often its verdict holds (docs/reliability.md)")
 }
+
+// timing holds every wait of the run; three flags set parts of it.
+var timing = runner.DefaultTiming()
 
 // placement is where the agent pods run, from the --netpol.agent-* flags.
 var placement cluster.AgentPlacement
@@ -108,8 +108,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "--netpol.repeat=%d: must be at least 1\n", config.repeat)
 		os.Exit(2)
 	}
-	if config.probeTimeout < agent.MinTimeout {
-		fmt.Fprintf(os.Stderr, "--netpol.probe-timeout=%s is below the floor of %s: a probe that short reads slow answers as denials\n", config.probeTimeout, agent.MinTimeout)
+	if timing.Probe < agent.MinTimeout {
+		fmt.Fprintf(os.Stderr, "--netpol.probe-timeout=%s is below the floor of %s: a probe that short reads slow answers as denials\n", timing.Probe, agent.MinTimeout)
 		os.Exit(2)
 	}
 	var err error

@@ -1,0 +1,304 @@
+package runner_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/netpol-conformance/netpol-conformance/cases"
+	"github.com/netpol-conformance/netpol-conformance/model"
+	"github.com/netpol-conformance/netpol-conformance/reachability"
+	"github.com/netpol-conformance/netpol-conformance/record"
+	"github.com/netpol-conformance/netpol-conformance/runner"
+	"github.com/netpol-conformance/netpol-conformance/runner/fakecluster"
+)
+
+var (
+	tcp80 = reachability.Key{Port: 80, Protocol: corev1.ProtocolTCP}
+	udp81 = reachability.Key{Port: 81, Protocol: corev1.ProtocolUDP}
+)
+
+// fastTiming keeps the fake's runs short: passes are instant, so only the
+// waits that bound them count.
+func fastTiming() runner.Timing {
+	t := runner.DefaultTiming()
+	t.Convergence, t.Interval, t.EnforcementPoll, t.Settle = 300*time.Millisecond, time.Millisecond, time.Millisecond, 0
+	return t
+}
+
+func newRunner(fc *fakecluster.Cluster, readings ...model.Reading) *runner.Runner {
+	return &runner.Runner{Cluster: fc, Topology: fc.Topology, Keys: []reachability.Key{tcp80, udp81},
+		Timing: fastTiming(), Readings: readings}
+}
+
+func builtin(t *testing.T, name string) *cases.Case {
+	t.Helper()
+	set, err := cases.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := set.Case(name)
+	if c == nil {
+		t.Fatalf("no case %s", name)
+	}
+	return c
+}
+
+// run runs the named case on fc, after the enforcement check as the suite
+// does, and returns its record and Run's error.
+func run(t *testing.T, r *runner.Runner, name string) (*record.Case, error) {
+	t.Helper()
+	rec := &record.Case{Name: name}
+	err := r.Run(context.Background(), builtin(t, name), rec)
+	return rec, err
+}
+
+func TestConformantClusterPasses(t *testing.T) {
+	fc := fakecluster.New(1)
+	r := newRunner(fc)
+	check := &record.Case{}
+	if msg, err := r.CheckEnforced(context.Background(), check); err != nil || msg != "" {
+		t.Fatalf("CheckEnforced = %q, %v on an enforcing cluster", msg, err)
+	}
+	for _, name := range []string{"deny-all-ingress-in-x", "create-then-delete-deny", "and-vs-or-one-peer", "pod-relabel-selected-by-policy"} {
+		rec, err := run(t, r, name)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if rec.Outcome == record.Departed {
+			t.Fatalf("%s departed on a conformant cluster: %s\n%s", name, rec.Message, rec.Detail)
+		}
+		last := rec.Stages[len(rec.Stages)-1]
+		if last.Name != record.ResetStage || !last.Converged {
+			t.Errorf("%s: the positive control did not run and converge: %+v", name, last)
+		}
+	}
+}
+
+func TestNotEnforced(t *testing.T) {
+	fc := fakecluster.New(1)
+	fc.NotEnforced = true
+	rec := &record.Case{}
+	msg, err := newRunner(fc).CheckEnforced(context.Background(), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(msg, "NOT enforced") || rec.Outcome != record.Departed {
+		t.Errorf("CheckEnforced on a cluster that enforces nothing: %q, outcome %q", msg, rec.Outcome)
+	}
+}
+
+func TestLagConvergesWithTimeToEnforce(t *testing.T) {
+	fc := fakecluster.New(1)
+	fc.Lag = 3
+	rec, err := run(t, newRunner(fc), "deny-all-ingress-in-x")
+	if err != nil || rec.Outcome == record.Departed {
+		t.Fatalf("a cluster that enforces three passes late: %v %s", err, rec.Message)
+	}
+	s := rec.Stages[1] // after "reset before the case"
+	if s.Name != "initial" || s.Passes < 4 || s.TimeToEnforce == nil {
+		t.Errorf("initial stage %+v: want ≥ 4 passes (3 before enforcement) and a time to enforce", s)
+	}
+}
+
+func TestLagBeyondConvergenceDeparts(t *testing.T) {
+	fc := fakecluster.New(1)
+	fc.Lag = 1 << 30 // never enforces the case
+	rec, err := run(t, newRunner(fc), "deny-all-ingress-in-x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Outcome != record.Departed || len(rec.Departures) == 0 {
+		t.Fatalf("a case never enforced must depart, got %q", rec.Outcome)
+	}
+	for _, d := range rec.Departures {
+		if d.Observed != reachability.Allowed || d.Expected != reachability.Blocked {
+			t.Errorf("departure %+v: want allowed where the model denies", d)
+		}
+	}
+	if !strings.Contains(rec.Message, "allowed that must be denied") {
+		t.Errorf("message %q does not say which way", rec.Message)
+	}
+}
+
+// TestLeakDetection is the unit form of docs/reliability.md's measurement:
+// one cell of deny-all-ingress-in-x leaks a share of its new flows; the
+// confirming flows must catch it in ≥ 99 % of runs at 10 % and always at
+// 50 %.
+func TestLeakDetection(t *testing.T) {
+	leaky := fakecluster.Cell{From: "y/a", To: "x/a", Key: tcp80}
+	for _, tt := range []struct {
+		leak    float64
+		runs    int
+		minRate float64
+	}{
+		{0.10, 300, 0.97},
+		{0.50, 100, 1},
+	} {
+		caught := 0
+		for seed := range tt.runs {
+			fc := fakecluster.New(int64(seed))
+			fc.Leak, fc.Leaky = tt.leak, func(c fakecluster.Cell) bool { return c == leaky }
+			rec, err := run(t, newRunner(fc), "deny-all-ingress-in-x")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.Outcome == record.Departed {
+				caught++
+			}
+		}
+		rate := float64(caught) / float64(tt.runs)
+		t.Logf("%.0f %% leak on one cell: caught in %d of %d runs", 100*tt.leak, caught, tt.runs)
+		if rate < tt.minRate {
+			t.Errorf("%.0f %% leak caught in %.3f of runs, want ≥ %.2f", 100*tt.leak, rate, tt.minRate)
+		}
+	}
+}
+
+func TestFlappingDeparts(t *testing.T) {
+	fc := fakecluster.New(1)
+	r := newRunner(fc)
+	// Reset check (call 1, then its confirm 2), then the case's stage:
+	// call 3 matches, call 4 (the confirming pass) flips one denied cell.
+	fc.Flap = func(call int, c fakecluster.Cell) bool {
+		return call == 4 && c.From == "y/b" && c.To == "x/b" && c.Key == tcp80
+	}
+	rec, err := run(t, r, "deny-all-ingress-in-x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Outcome != record.Departed || !strings.Contains(rec.Detail, "FLAPPING") {
+		t.Fatalf("a cell that flips after matching must fail as flapping: %q\n%s", rec.Outcome, rec.Detail)
+	}
+}
+
+func TestSettleCatchesALateChangeThatMatchedAtFirst(t *testing.T) {
+	// allow-all-ingress-overrides-deny expects allow-all everywhere: its
+	// first pass matches before the enforcer acts. An enforcer that then
+	// wrongly denies (from call 6 on) is caught only because the stage
+	// settles.
+	for _, tt := range []struct {
+		settle  time.Duration
+		departs bool
+	}{
+		{0, false},
+		{100 * time.Millisecond, true},
+	} {
+		fc := fakecluster.New(1)
+		r := newRunner(fc)
+		r.Timing.Settle = tt.settle
+		if _, err := run(t, r, "deny-all-ingress-in-x"); err != nil { // leaves the topology verified clean
+			t.Fatal(err)
+		}
+		// The case's one stage is the next Apply; its reset the one after.
+		stage, start := fc.Applied+1, -1
+		fc.Flap = func(call int, c fakecluster.Cell) bool {
+			if fc.Applied != stage {
+				return false
+			}
+			if start < 0 {
+				start = call
+			}
+			return call >= start+2 && c.To == "x/a" && c.From != "x/a"
+		}
+		rec, err := run(t, r, "allow-all-ingress-overrides-deny")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := rec.Outcome == record.Departed; got != tt.departs {
+			t.Errorf("settle %v: departed = %v, want %v", tt.settle, got, tt.departs)
+		}
+	}
+}
+
+func TestReadingExplainsADeparture(t *testing.T) {
+	const name = "ipblock-except-one-pod"
+	for _, tt := range []struct {
+		readings []model.Reading
+		want     string
+	}{
+		{nil, ""},
+		{[]model.Reading{model.EndPortIgnored, model.IPBlockExcludesPodIPs}, string(model.IPBlockExcludesPodIPs)},
+	} {
+		fc := fakecluster.New(1)
+		fc.Reading = model.IPBlockExcludesPodIPs
+		rec, err := run(t, newRunner(fc, tt.readings...), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Outcome != record.Departed {
+			t.Fatalf("%s on a cluster where ipBlock excludes pod IPs must depart", name)
+		}
+		if rec.Reading != tt.want {
+			t.Errorf("readings %v: reading %q, want %q", tt.readings, rec.Reading, tt.want)
+		}
+	}
+}
+
+func TestPositiveControlFailsOnARestartedAgent(t *testing.T) {
+	fc := fakecluster.New(1)
+	fc.RestartAgentAfter = 1
+	_, err := run(t, newRunner(fc), "deny-all-ingress-in-x")
+	if err == nil || !strings.Contains(err.Error(), "restarted during the case") {
+		t.Fatalf("an agent restart during the case must make it unjudgeable, got %v", err)
+	}
+}
+
+func TestPositiveControlFailsWhenADestinationStopsAnswering(t *testing.T) {
+	fc := fakecluster.New(1)
+	r := newRunner(fc)
+	var stageDone bool
+	fc.Flap = func(call int, c fakecluster.Cell) bool {
+		// After the case's stage (reset check 2 calls, stage 2 calls),
+		// x/c answers nothing, as a dead agent would.
+		stageDone = stageDone || call > 4
+		return stageDone && c.To == "x/c" && c.From == "z/c"
+	}
+	_, err := run(t, r, "deny-all-egress-in-x")
+	if err == nil || !strings.Contains(err.Error(), "positive control failed") {
+		t.Fatalf("a destination that stops answering must fail the positive control, got %v", err)
+	}
+	// The next case cannot trust the topology: it resets and checks first.
+	fc.Flap = nil
+	rec, err := run(t, r, "deny-all-ingress-in-x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Stages[0].Name != "reset before the case" {
+		t.Errorf("after a failed positive control the next case must verify the reset first, stages %v", rec.Stages)
+	}
+}
+
+func TestProbeErrorMakesTheCaseUnjudgeable(t *testing.T) {
+	fc := fakecluster.New(1)
+	boom := errors.New("exec: connection reset")
+	fc.Err = func(call int) error {
+		if call == 3 {
+			return boom
+		}
+		return nil
+	}
+	_, err := run(t, newRunner(fc), "deny-all-ingress-in-x")
+	if !errors.Is(err, boom) {
+		t.Fatalf("Run = %v, want the probe error", err)
+	}
+}
+
+func TestSingleProbesGetConfirmingFlows(t *testing.T) {
+	// deny-all-everywhere denies egress to the DNS pod: its single probe
+	// must be sent the confirming flows, so a leak there shows.
+	fc := fakecluster.New(1)
+	fc.Leak = 0.5
+	fc.Leaky = func(c fakecluster.Cell) bool { return c.To == "kube-system/kube-dns" }
+	rec, err := run(t, newRunner(fc), "deny-all-everywhere")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Outcome != record.Departed || !strings.Contains(rec.Detail, "kube-system/kube-dns") {
+		t.Fatalf("a leaking single probe must depart: %q\n%s", rec.Outcome, rec.Detail)
+	}
+}
