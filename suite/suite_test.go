@@ -30,20 +30,20 @@ import (
 
 // config holds the suite's own flags, all under --netpol.*.
 var config struct {
-	cases              string
-	caseDirs           string
-	protocols          string
-	agentImage         string
-	agentPullSecrets   string
-	agentNodeSelector  string
-	agentTolerations   string
-	agentResources     string
-	agentBinary        string
-	runID              string
-	junitReport        string
-	cni                string
-	strict             bool
-	repeat             int
+	cases             string
+	caseDirs          string
+	protocols         string
+	agentImage        string
+	agentPullSecrets  string
+	agentNodeSelector string
+	agentTolerations  string
+	agentResources    string
+	agentBinary       string
+	runID             string
+	junitReport       string
+	cni               string
+	strict            bool
+	repeat            int
 }
 
 func registerFlags(fs *flag.FlagSet) {
