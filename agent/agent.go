@@ -347,18 +347,56 @@ func probeStream(ctx context.Context, t Target) Result {
 	return readReply(ctx, conn)
 }
 
-// dnsQuery is a minimal DNS message: one question, the root's NS records.
-// Any answer, whatever its rcode, shows the server was reached.
+// dnsQuery is a DNS query for the A record of a name the cluster DNS
+// answers itself, without asking a server outside the cluster: the
+// kubernetes Service, kubernetes.default.svc.<cluster domain>. A query a
+// server must forward (the root's NS records, say) can go unanswered on a
+// cluster without internet access, which would read as a denial. Any
+// answer, whatever its rcode, shows the server was reached.
 func dnsQuery() []byte {
-	return []byte{
+	q := []byte{
 		0x6e, 0x70, // ID
 		0x01, 0x00, // flags: recursion desired
 		0, 1, 0, 0, 0, 0, 0, 0, // one question, no other records
-		0,    // the root name
-		0, 2, // type NS
-		0, 1, // class IN
 	}
+	for _, label := range strings.Split("kubernetes.default.svc."+clusterDomain(), ".") {
+		q = append(append(q, byte(len(label))), label...)
+	}
+	return append(q,
+		0,    // the root
+		0, 1, // type A
+		0, 1, // class IN
+	)
 }
+
+// resolvConf is the pod's resolver configuration, which kubelet writes
+// with the cluster domain in its search list.
+var resolvConf = "/etc/resolv.conf"
+
+// clusterDomain is the cluster's DNS domain as the pod's search list names
+// it ("<ns>.svc.<domain> svc.<domain> <domain>"), cluster.local without one.
+func clusterDomain() string {
+	data, err := os.ReadFile(resolvConf)
+	if err != nil {
+		return "cluster.local"
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "search" {
+			continue
+		}
+		for _, d := range f[1:] {
+			if domain, ok := strings.CutPrefix(strings.TrimSuffix(d, "."), "svc."); ok && domain != "" && len(domain) < 200 {
+				return domain
+			}
+		}
+	}
+	return "cluster.local"
+}
+
+// dnsAttempts is how many times a DNS query over UDP is sent within one
+// probe timeout: a datagram lost on the way is not a denial.
+const dnsAttempts = 3
 
 // probeUDP sends one datagram and waits for the identity. A connected UDP
 // socket surfaces an ICMP port unreachable as ECONNREFUSED on read.
@@ -377,14 +415,39 @@ func probeUDP(ctx context.Context, t Target, sourcePort int) Result {
 		return Result{Outcome: classify(err), Detail: err.Error()}
 	}
 	defer conn.Close()
-	msg := []byte("probe\n")
 	if t.Mode == ModeDNS {
-		msg = dnsQuery()
+		return queryDNS(ctx, conn)
 	}
-	if _, err := conn.Write(msg); err != nil {
+	if _, err := conn.Write([]byte("probe\n")); err != nil {
 		return Result{Outcome: classify(err), Detail: err.Error()}
 	}
 	return readReply(ctx, conn)
+}
+
+// queryDNS sends the query up to dnsAttempts times, evenly over the probe's
+// time, and returns the first answer; silence through all of them is a
+// denial, as is a refusal.
+func queryDNS(ctx context.Context, conn net.Conn) Result {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(MinTimeout)
+	}
+	slice := time.Until(deadline) / dnsAttempts
+	q := dnsQuery()
+	var last Result
+	for i := range dnsAttempts {
+		if _, err := conn.Write(q); err != nil {
+			return Result{Outcome: classify(err), Detail: err.Error()}
+		}
+		actx, cancel := context.WithDeadline(ctx, deadline.Add(-time.Duration(dnsAttempts-1-i)*slice))
+		last = readReply(actx, conn)
+		cancel()
+		if last.Outcome != DeniedTimeout {
+			return last
+		}
+	}
+	last.Detail = fmt.Sprintf("%d DNS queries unanswered: %s", dnsAttempts, last.Detail)
+	return last
 }
 
 // readReply reads the identity line. After a TCP connect any failure is an
