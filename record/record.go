@@ -116,6 +116,10 @@ type Case struct {
 	// Notes are what the case did not probe and why (a protocol the nodes
 	// cannot carry), and how it probed.
 	Notes []string `json:"notes,omitempty"`
+	// Placement is the node of each pod the case probed, "ns/pod" to node
+	// name, where the cluster reported it: same-node and cross-node cells
+	// can differ.
+	Placement map[string]string `json:"placement,omitempty"`
 }
 
 // Stage is one stage of a case: a set of policies and labels, probed in

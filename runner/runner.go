@@ -134,6 +134,16 @@ func (r *Runner) CheckEnforced(ctx context.Context, rec *record.Case) (notEnforc
 // that restarted during the case.
 func (r *Runner) Run(ctx context.Context, c *cases.Case, rec *record.Case) error {
 	rec.Notes = append(rec.Notes, r.Notes...)
+	for _, ns := range r.Topology.Namespaces {
+		for _, p := range ns.Pods {
+			if p.Node != "" {
+				if rec.Placement == nil {
+					rec.Placement = map[string]string{}
+				}
+				rec.Placement[ns.Name+"/"+p.Name] = p.Node
+			}
+		}
+	}
 	cr := &caseRun{Runner: r, rec: rec, viaService: c.ProbeVia == cases.ProbeViaService}
 	if cr.viaService {
 		if err := r.Cluster.EnsureServices(ctx, r.Keys); err != nil {

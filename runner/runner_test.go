@@ -72,6 +72,9 @@ func TestConformantClusterPasses(t *testing.T) {
 		if rec.Outcome == record.Departed {
 			t.Fatalf("%s departed on a conformant cluster: %s\n%s", name, rec.Message, rec.Detail)
 		}
+		if rec.Placement["x/a"] != "fake-node" {
+			t.Errorf("%s: placement %v lacks x/a's node", name, rec.Placement)
+		}
 		last := rec.Stages[len(rec.Stages)-1]
 		if last.Name != record.ResetStage || !last.Converged {
 			t.Errorf("%s: the positive control did not run and converge: %+v", name, last)

@@ -69,6 +69,11 @@ type Cluster struct {
 // choices seeded for reproducible tests.
 func New(seed int64) *Cluster {
 	t := topology.Standard()
+	for i := range t.Namespaces {
+		for j := range t.Namespaces[i].Pods {
+			t.Namespaces[i].Pods[j].Node = "fake-node"
+		}
+	}
 	return &Cluster{Topology: t, base: t, rnd: rand.New(rand.NewSource(seed)),
 		enforced: &cases.Stage{Topology: t}, previous: &cases.Stage{Topology: t}}
 }
