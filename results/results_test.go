@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 
 	"fmt"
 	"maps"
@@ -523,5 +524,45 @@ func TestMarkdownEscapesNames(t *testing.T) {
 	}
 	if strings.Contains(out, "| evil|run |") {
 		t.Errorf("a pipe in a run name split its cell:\n%s", out)
+	}
+}
+
+func TestJSONDocuments(t *testing.T) {
+	old, err := Load("../docs/runs/kube-router.tar.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := Load("../docs/runs/cilium.tar.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := Compare([]*Run{old, cur}, func(string) CaseInfo { return CaseInfo{} }).JSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	var cmp ComparisonJSON
+	if err := json.Unmarshal([]byte(b.String()), &cmp); err != nil {
+		t.Fatal(err)
+	}
+	if cmp.SchemaVersion != ComparisonSchemaVersion || len(cmp.Runs) != 2 || len(cmp.Cases) != len(old.Cases) {
+		t.Fatalf("comparison: schema %q, %d runs, %d cases", cmp.SchemaVersion, len(cmp.Runs), len(cmp.Cases))
+	}
+	if !cmp.Cases[0].Disagree || cmp.Runs[1].Counts[Fail] == 0 {
+		t.Errorf("the first row must be a disagreement and the Cilium run must count its failures: %+v %+v", cmp.Cases[0], cmp.Runs[1].Counts)
+	}
+	b.Reset()
+	d := Diff(old, cur, time.Second)
+	if err := d.JSON(&b, old, cur); err != nil {
+		t.Fatal(err)
+	}
+	var dj DiffJSON
+	if err := json.Unmarshal([]byte(b.String()), &dj); err != nil {
+		t.Fatal(err)
+	}
+	if !dj.Regressed || len(dj.NewFailures) != len(d.NewFailures) || dj.NewFailures[0].New.Verdict != Fail || !dj.NewFailures[0].New.Failing {
+		t.Errorf("diff JSON does not say what regressed: %+v", dj.NewFailures)
+	}
+	if dj.Gone == nil || dj.Added == nil {
+		t.Error("empty lists must be [], not null: consumers index them")
 	}
 }

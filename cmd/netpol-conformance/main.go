@@ -4,6 +4,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 
 	"github.com/netpol-conformance/netpol-conformance/internal/cli"
@@ -11,6 +12,9 @@ import (
 
 func main() {
 	if err := cli.NewRootCommand().Execute(); err != nil {
+		if !cli.Reported(err) {
+			fmt.Fprintf(os.Stderr, "Error: %v\n", err)
+		}
 		var exit *cli.ExitError
 		if errors.As(err, &exit) {
 			os.Exit(exit.Code)

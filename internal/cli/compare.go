@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -83,7 +84,7 @@ func (e *ExitError) Error() string { return e.Err.Error() }
 func (e *ExitError) Unwrap() error { return e.Err }
 
 func newCompareCommand() *cobra.Command {
-	var markdown, html, junit, title string
+	var markdown, html, junit, jsonFile, title, output string
 	var strict bool
 	cmd := &cobra.Command{
 		Use:   "compare REPORT...",
@@ -95,7 +96,7 @@ to enforce), the cases where the runs disagree first, then every case by
 family, each cell the verdict class and the time to enforce. Each run is named
 after its file.
 
-With no output flag the Markdown goes to stdout. --html writes a self-contained
+With no file flag the Markdown (-o json: the JSON) goes to stdout. --html writes a self-contained
 page (sortable, filterable by tag, each cell linking to its truth-table diff);
 --junit writes one test suite per run, failing only on regressions (and on
 known deviations with --strict).`,
@@ -112,7 +113,10 @@ known deviations with --strict).`,
 				return err
 			}
 			m := results.Compare(runs, info)
-			if markdown == "" && html == "" && junit == "" {
+			if markdown == "" && html == "" && junit == "" && jsonFile == "" {
+				if output == "json" {
+					return m.JSON(cmd.OutOrStdout())
+				}
 				_, err = io.WriteString(cmd.OutOrStdout(), m.Markdown())
 				return err
 			}
@@ -123,6 +127,7 @@ known deviations with --strict).`,
 				{markdown, func(w io.Writer) error { _, err := io.WriteString(w, m.Markdown()); return err }},
 				{html, func(w io.Writer) error { return m.HTML(w, title) }},
 				{junit, func(w io.Writer) error { return m.JUnit(w, strict) }},
+				{jsonFile, m.JSON},
 			}
 			for _, o := range outputs {
 				if o.path == "" {
@@ -140,6 +145,8 @@ known deviations with --strict).`,
 	cmd.Flags().StringVar(&junit, "junit", "", "write the comparison as JUnit to this file, for CI")
 	cmd.Flags().StringVar(&title, "title", "NetworkPolicy conformance: runs compared", "title of the HTML page")
 	cmd.Flags().BoolVar(&strict, "strict", false, "in the JUnit output, fail known deviations too")
+	cmd.Flags().StringVar(&jsonFile, "json", "", "write the comparison as JSON ("+results.ComparisonSchemaVersion+") to this file")
+	addOutputFlag(cmd, &output)
 	return cmd
 }
 
@@ -168,8 +175,15 @@ func writeAtomically(path string, write func(io.Writer) error) error {
 // the difference it printed says what regressed.
 var errRegressed = fmt.Errorf("the new run regressed")
 
+// Reported says whether err was already told through the command's own
+// output, so main need not print it.
+func Reported(err error) bool { return errors.Is(err, errRegressed) }
+
 func newDiffCommand() *cobra.Command {
-	var threshold time.Duration
+	var (
+		threshold time.Duration
+		output    string
+	)
 	cmd := &cobra.Command{
 		Use:   "diff OLD NEW",
 		Short: "What changed between two runs of one cluster; exits 1 when the new run regressed",
@@ -189,7 +203,11 @@ every case skipped, a damaged or doubled report).`,
 				return err
 			}
 			d := results.Diff(runs[0], runs[1], threshold)
-			if _, err := io.WriteString(cmd.OutOrStdout(), d.String()); err != nil {
+			if output == "json" {
+				if err := d.JSON(cmd.OutOrStdout(), runs[0], runs[1]); err != nil {
+					return err
+				}
+			} else if _, err := io.WriteString(cmd.OutOrStdout(), d.String()); err != nil {
 				return err
 			}
 			if d.Regressed() {
@@ -199,5 +217,6 @@ every case skipped, a damaged or doubled report).`,
 		},
 	}
 	cmd.Flags().DurationVar(&threshold, "threshold", time.Second, "smallest change in time to enforce worth reporting")
+	addOutputFlag(cmd, &output)
 	return cmd
 }

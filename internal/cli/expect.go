@@ -68,8 +68,25 @@ blocked.`,
 	sf.register(cmd)
 	cmd.Flags().Int32SliceVar(&ports, "port", nil, "ports to compute (default: every port the matrix pods serve)")
 	cmd.Flags().StringSliceVar(&protocols, "protocol", nil, "protocols to compute: TCP, UDP, SCTP (default: all)")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	addOutputFlag(cmd, &output)
 	return cmd
+}
+
+// addOutputFlag adds -o/--output (text or json), checked before the
+// command runs.
+func addOutputFlag(cmd *cobra.Command, output *string) {
+	cmd.Flags().StringVarP(output, "output", "o", "text", "output format: text or json")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	prev := cmd.PreRunE
+	cmd.PreRunE = func(cmd *cobra.Command, args []string) error {
+		if *output != "text" && *output != "json" {
+			return fmt.Errorf("--output %q: want text or json", *output)
+		}
+		if prev != nil {
+			return prev(cmd, args)
+		}
+		return nil
+	}
 }
 
 // expectSchemaVersion versions the JSON output documented in the README.

@@ -10,10 +10,11 @@ import (
 // subcommands attached.
 func NewRootCommand() *cobra.Command {
 	root := &cobra.Command{
-		Use:           "netpol-conformance",
-		Short:         "Test whether a cluster enforces NetworkPolicy as the spec says",
-		SilenceUsage:  true,
-		SilenceErrors: false,
+		Use:          "netpol-conformance",
+		Short:        "Test whether a cluster enforces NetworkPolicy as the spec says",
+		SilenceUsage: true,
+		// main prints errors, but for those whose output said it all.
+		SilenceErrors: true,
 	}
 	root.AddCommand(
 		newExpectCommand(),
