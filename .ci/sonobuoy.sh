@@ -40,14 +40,24 @@ rm -rf "$out"
 start=$(date +%s)
 run_flags=()
 for f in ${SONOBUOY_RUN_FLAGS:-}; do run_flags+=("--sonobuoy-flag=$f"); done
-"$bin" local run --enforcer "$enforcer" --out "$out" --wait "${SONOBUOY_WAIT_MINUTES:-60}m" "${run_flags[@]}" </dev/null ||
-	echo "local run exited $? (the plugin's status is checked below)"
-echo "the whole run took $(($(date +%s) - start)) s"
-tarball=$(ls "$out"/*.tar.gz)
+# local run exits 0 when the plugin passed, 3 when it failed and all else
+# worked (its teardown included), 1 on any other error.
+rc=0
+"$bin" local run --enforcer "$enforcer" --out "$out" --wait "${SONOBUOY_WAIT_MINUTES:-60}m" "${run_flags[@]}" </dev/null || rc=$?
+echo "the whole run took $(($(date +%s) - start)) s; local run exited $rc"
+case "$expect/$rc" in
+passed/0 | failed/3) ;;
+*) echo "local run exited $rc, expected $([ "$expect" = passed ] && echo 0 || echo 3) (plugin $expect)"; exit 1 ;;
+esac
+shopt -s nullglob
+tarballs=("$out"/*.tar.gz)
+[ ${#tarballs[@]} -eq 1 ] || { echo "local run left ${#tarballs[@]} result tarballs in $out, want 1"; exit 1; }
+tarball=${tarballs[0]}
 echo "=== sonobuoy results --mode detailed"
 "$sonobuoy" results "$tarball" --mode detailed
 
-status=$("$sonobuoy" results "$tarball" --plugin netpol-conformance | awk '/^Status:/ {print $2; exit}')
+plugin=$("$sonobuoy" results "$tarball" --plugin netpol-conformance)
+status=$(awk '/^Status:/ {print $2; exit}' <<<"$plugin")
 echo "=== plugin status: $status (expected: $expect)"
 if [ "$enforcer" = none ]; then
 	# Nothing enforces NetworkPolicy: the run must say so in one line, and
@@ -57,7 +67,7 @@ if [ "$enforcer" = none ]; then
 	detailed=$("$sonobuoy" results "$tarball" --mode detailed)
 	grep -q 'NetworkPolicy is NOT enforced on this cluster' <<<"$detailed" ||
 		{ echo "the results do not say that NetworkPolicy is not enforced"; exit 1; }
-	passed=$("$sonobuoy" results "$tarball" --plugin netpol-conformance | awk '/^Passed:/ {print $2; exit}')
+	passed=$(awk '/^Passed:/ {print $2; exit}' <<<"$plugin")
 	[ "$passed" = 0 ] || { echo "$passed specs passed on a cluster that enforces nothing"; exit 1; }
 fi
 # The report names the enforcer it was read against.

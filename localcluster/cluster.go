@@ -90,6 +90,9 @@ func (c *Cluster) path(elem ...string) string {
 	return filepath.Join(append([]string{c.opts.StateDir}, elem...)...)
 }
 
+// StateDir is the directory that holds everything of the cluster.
+func (c *Cluster) StateDir() string { return c.opts.StateDir }
+
 // KubeconfigPath is the admin kubeconfig of the cluster.
 func (c *Cluster) KubeconfigPath() string { return c.path("kubeconfig") }
 

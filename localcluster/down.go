@@ -44,6 +44,13 @@ func (c *Cluster) down(ctx context.Context) error {
 		c.logf("nothing to tear down in %s", c.opts.StateDir)
 		return nil
 	}
+	// A guard naming another state dir is a cluster that came up after
+	// this one was killed: this teardown (its pods by cgroup, the
+	// netfilter rules, routes and mounts new since our snapshot) would
+	// undo that one.
+	if owner, installed := hostchange.GuardOwner(); installed && owner != "" && owner != c.opts.StateDir {
+		return fmt.Errorf("the local cluster of state dir %s holds this host now; tearing down %s would undo it: `local down --state-dir %s` first", owner, c.opts.StateDir, owner)
+	}
 	rec, _ := c.loadRecord()
 	var errs []error
 
@@ -60,13 +67,13 @@ func (c *Cluster) down(ctx context.Context) error {
 		if !podsRemoved && (name == "containerd" || late[name]) {
 			podsRemoved = true
 			if _, ok := c.sup.Running("containerd"); ok && rec != nil {
-				criRan = true
 				cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 				n, err := cri.RemoveAllPods(cctx, rec.Params.ContainerdSocket)
 				cancel()
 				if err != nil {
 					errs = append(errs, fmt.Errorf("removing pods through CRI: %w", err))
 				}
+				criRan = err == nil
 				c.logf("removed %d pod sandboxes through CRI", n)
 			}
 		}
@@ -83,8 +90,8 @@ func (c *Cluster) down(ctx context.Context) error {
 		return errors.Join(errs...)
 	}
 	if !criRan {
-		// containerd was already gone (a killed run): nothing could remove
-		// the pods, whose containers now belong to PID 1.
+		// containerd was already gone (a killed run) or could not remove
+		// every pod: what is left of them belongs to PID 1 now.
 		errs = append(errs, hostchange.KillOrphanedPods(before))
 	}
 

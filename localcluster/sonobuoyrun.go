@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -65,7 +66,7 @@ type sonobuoyStatus struct {
 
 // Run starts the plugin, waits for it, retrieves and prints its results,
 // and deletes Sonobuoy's namespace whatever happens.
-func (r SonobuoyRun) Run(ctx context.Context) (*SonobuoyResult, error) {
+func (r SonobuoyRun) Run(ctx context.Context) (res *SonobuoyResult, err error) {
 	kube := "--kubeconfig=" + r.Kubeconfig
 	args := []string{"run", kube, "--plugin", r.PluginFile, "--skip-preflight=dnscheck"}
 	if r.CNI != "" {
@@ -73,11 +74,12 @@ func (r SonobuoyRun) Run(ctx context.Context) (*SonobuoyResult, error) {
 	}
 	args = append(args, r.Args...)
 	defer func() {
-		// A fresh context: an interrupted run is deleted too.
-		dctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		// A fresh context: an interrupted run is deleted too. A run left
+		// behind fails the command.
+		dctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 		defer cancel()
-		if _, err := r.sonobuoy(dctx, "delete", kube, "--wait=3", "--wait-output", "silent"); err != nil {
-			fmt.Fprintf(r.Out, "deleting the Sonobuoy run: %v\n", err)
+		if _, derr := r.sonobuoy(dctx, "delete", kube, "--wait=3", "--wait-output", "silent"); derr != nil {
+			err = errors.Join(err, fmt.Errorf("deleting the Sonobuoy run: %w", derr))
 		}
 	}()
 	if _, err := r.sonobuoy(ctx, args...); err != nil {
@@ -94,7 +96,7 @@ func (r SonobuoyRun) Run(ctx context.Context) (*SonobuoyResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &SonobuoyResult{Tarball: strings.TrimSpace(lastLine(out))}
+	res = &SonobuoyResult{Tarball: strings.TrimSpace(lastLine(out))}
 	if _, err := os.Stat(res.Tarball); err != nil {
 		return nil, fmt.Errorf("sonobuoy retrieve printed %q, which is not a file: %w", res.Tarball, err)
 	}
@@ -132,18 +134,20 @@ func (r SonobuoyRun) wait(ctx context.Context, kube string) error {
 			return fmt.Errorf("the Sonobuoy run did not complete within %s (last: %s): %w", r.Wait, last, ctx.Err())
 		case <-time.After(r.Poll):
 		}
+		// `status --json` prints plain text while the aggregator pod is
+		// not running or has not annotated its status yet (exit 0), and
+		// exits 1 on a failed run with the JSON printed: its stdout is
+		// read either way, and anything but JSON means "not yet".
 		out, err := r.sonobuoy(ctx, "status", kube, "--json")
-		if err != nil {
-			// The aggregator may not be up yet; a run that never gets
-			// there ends with the timeout above, saying so.
-			last = "status unavailable: " + firstLine(err.Error())
-			continue
-		}
 		var st sonobuoyStatus
-		if err := json.Unmarshal([]byte(out), &st); err != nil {
-			return fmt.Errorf("reading `sonobuoy status --json`: %w\n%s", err, out)
+		line := ""
+		if jerr := json.Unmarshal([]byte(out), &st); jerr == nil && st.Status != "" {
+			line = progressLine(st)
+		} else if err != nil {
+			line = "status unavailable: " + firstLine(err.Error())
+		} else {
+			line = "waiting for the aggregator: " + firstLine(out)
 		}
-		line := progressLine(st)
 		if line != last {
 			fmt.Fprintf(r.Out, "[%s] %s\n", time.Since(start).Round(time.Second), line)
 			last = line

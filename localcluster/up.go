@@ -245,7 +245,13 @@ func (c *Cluster) checkPrevious(ctx context.Context, drv enforcer.Driver) (bool,
 	if len(running) == 0 {
 		if _, err := os.Stat(c.snapshotPath()); err == nil {
 			// A killed run (a CI job's timeout, OOM, a lost session): its
-			// host changes remain but nothing of it is alive to disturb.
+			// host changes remain but nothing of it is alive to disturb,
+			// unless another state dir's cluster came up since: then this
+			// snapshot's teardown would remove that cluster's pods, rules
+			// and guard.
+			if owner, installed := hostchange.GuardOwner(); installed && owner != c.opts.StateDir {
+				return false, fmt.Errorf("a previous `local up` in %s was killed before `local down`, and another local cluster now holds this host (guard of state dir %q): tear that one down first", c.opts.StateDir, owner)
+			}
 			c.logf("a previous `local up` in %s was killed before `local down` (no process of it is alive): tearing it down first", c.opts.StateDir)
 			if err := c.down(ctx); err != nil {
 				return false, fmt.Errorf("tearing down the killed cluster in %s: %w", c.opts.StateDir, err)

@@ -12,6 +12,8 @@
 package record
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -88,6 +90,17 @@ type Cluster struct {
 	KubernetesVersion string        `json:"kubernetesVersion"`
 	Nodes             int           `json:"nodes"`
 	CNI               cni.Detection `json:"cni"`
+}
+
+// Repetition names the k-th run of a case within one run (the suite's
+// --netpol.repeat): "NAME#K". Case names are DNS labels, so "#" is free.
+func Repetition(name string, k int) string { return fmt.Sprintf("%s#%d", name, k) }
+
+// TableCase is the case of the table a recorded name stands for: NAME for
+// a repetition NAME#K, the name itself otherwise.
+func TableCase(name string) string {
+	base, _, _ := strings.Cut(name, "#")
+	return base
 }
 
 // Case is the result of one case.

@@ -58,7 +58,7 @@ func classifyRecord(rc record.Case, detected cni.Detection, set profiles.Set, st
 			c.TimeToEnforce = d
 		}
 	}
-	predicted := set.Lookup(detected.Name, detected.Version, rc.Name)
+	predicted := set.Lookup(detected.Name, detected.Version, record.TableCase(rc.Name))
 	switch rc.Outcome {
 	case record.NotRun:
 		c.Verdict = NotRun
@@ -105,13 +105,13 @@ func classifyRecord(rc record.Case, detected cni.Detection, set profiles.Set, st
 // for the cases it names. A deviation that names the case but predicts
 // other cells does not explain it: a different departure is a failure.
 func explain(rc record.Case, detected cni.Detection, set profiles.Set) (*profiles.Deviation, string) {
-	if d := set.ByReading(detected.Name, detected.Version, model.Reading(rc.Reading), rc.Name); d != nil {
+	if d := set.ByReading(detected.Name, detected.Version, model.Reading(rc.Reading), record.TableCase(rc.Name)); d != nil {
 		return d, ""
 	}
 	if set.Profile(detected.Name) != nil && detected.Version == "" {
 		return nil, fmt.Sprintf("the version of %s is unknown, so its profile explains nothing: name it with %s=%s@vX.Y.Z", detected.Name, "NETPOL_CNI", detected.Name)
 	}
-	named := set.Lookup(detected.Name, detected.Version, rc.Name)
+	named := set.Lookup(detected.Name, detected.Version, record.TableCase(rc.Name))
 	switch {
 	case named == nil:
 		return nil, ""
@@ -135,7 +135,7 @@ func sameDepartures(listed []profiles.Departure, rc record.Case) bool {
 	}
 	want := map[cell]bool{}
 	for _, d := range listed {
-		if d.Case != rc.Name {
+		if d.Case != record.TableCase(rc.Name) {
 			continue
 		}
 		proto := d.Protocol

@@ -566,3 +566,31 @@ func TestJSONDocuments(t *testing.T) {
 		t.Error("empty lists must be [], not null: consumers index them")
 	}
 }
+
+// A repetition (NAME#K, --netpol.repeat) is read against its case's
+// profile entry like the case itself.
+func TestRepetitionsAreReadAsTheirCase(t *testing.T) {
+	set, err := profiles.Load(fstest.MapFS{"kube-router.yaml": {Data: []byte(kubeRouterProfile)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const name = "egress-rule-without-policytypes-isolates-ingress"
+	start := metav1.NewTime(time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC))
+	rec := &record.Run{
+		Start:   record.Start{RunID: "r1", Started: start, Planned: []record.Planned{{Name: record.EnforcementCheck}, {Name: record.Repetition(name, 1)}, {Name: record.Repetition(name, 2)}}},
+		Cluster: &record.Cluster{KubernetesVersion: "v1.34.2", Nodes: 1, CNI: cni.Detection{Name: "kube-router", Version: "v2.1.0"}},
+		Cases: []record.Case{
+			{Name: record.EnforcementCheck, Outcome: record.Passed},
+			{Name: record.Repetition(name, 1), Outcome: record.Departed, Message: "departs", Reading: string(model.EgressAllowBypassesSameNodeIngress)},
+			{Name: record.Repetition(name, 2), Outcome: record.Passed},
+		},
+		End: &record.End{Finished: metav1.NewTime(start.Add(time.Minute))},
+	}
+	rec.Complete("", start.Time)
+	run := FromRecord("repeated", rec, set)
+	for k, want := range map[int]Verdict{1: KnownDeviation, 2: Fixed} {
+		if c := run.Case(record.Repetition(name, k)); c == nil || c.Verdict != want {
+			t.Errorf("%s#%d: %+v, want %s as for %s itself", name, k, c, want, name)
+		}
+	}
+}

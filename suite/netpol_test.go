@@ -150,7 +150,7 @@ var _ = ginkgo.Describe("NetworkPolicy", ginkgo.Ordered, ginkgo.ContinueOnFailur
 			if config.repeat > 1 {
 				// Each repetition is its own case in the record, so
 				// every verdict is counted, not just the last.
-				name = fmt.Sprintf("%s#%d", c.Name, k)
+				name = record.Repetition(c.Name, k)
 			}
 			ginkgo.It(name, labels(c), func(ctx context.Context) {
 				current = &record.Case{Name: name, Started: metav1.Now()}

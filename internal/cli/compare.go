@@ -71,6 +71,9 @@ const (
 	ExitOK        = 0
 	ExitRegressed = 1
 	ExitUnusable  = 2
+	// ExitPluginFailed is `local run`'s: the plugin ran and failed; any
+	// other error of the run (its teardown included) is 1.
+	ExitPluginFailed = 3
 )
 
 // ExitError carries the process's exit code. Err is printed unless it is

@@ -234,9 +234,9 @@ cluster up with --enforcer, loads the plugin and Sonobuoy images, runs
 'sonobuoy run --plugin plugin.yaml', prints the plugin's progress case by case
 until it completes, retrieves the results into --out, prints
 'sonobuoy results', deletes the run, and brings the cluster down (unless
---keep), proving the host is as before. It exits 0 when the plugin passed, 1
-when it failed (a departure from the spec, or nothing enforced) or anything
-else went wrong. Linux and root.`,
+--keep), proving the host is as before. It exits 0 when the plugin passed, 3
+when its result is failed (a departure from the spec, or nothing enforced)
+and everything else worked, 1 when anything else went wrong. Linux and root.`,
 		Example: `  sudo netpol-conformance local run --enforcer kube-network-policies
   sudo netpol-conformance local run --enforcer calico --sonobuoy-flag=--plugin-env=netpol-conformance.NETPOL_TAGS=ipblock`,
 		Args: cobra.NoArgs,
@@ -252,7 +252,15 @@ else went wrong. Linux and root.`,
 			if err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			// Never tear down what this command did not bring up.
+			if st, err := c.Status(); err == nil {
+				for _, comp := range st.Components {
+					if comp.Running {
+						return fmt.Errorf("a local cluster is already running in %s (%s, ...): `local down` it first, or give local run another --state-dir", c.StateDir(), comp.Name)
+					}
+				}
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 			defer stop()
 			if !runKeep {
 				defer func() {
@@ -292,7 +300,7 @@ else went wrong. Linux and root.`,
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "plugin %s: %s; results in %s\n", localcluster.PluginName, res.Status, res.Tarball)
 			if res.Status != "passed" {
-				return &ExitError{Code: 1, Err: fmt.Errorf("the plugin's result is %s: see `sonobuoy results %s --mode detailed`", res.Status, res.Tarball)}
+				return &ExitError{Code: ExitPluginFailed, Err: fmt.Errorf("the plugin's result is %s: see `sonobuoy results %s --mode detailed`", res.Status, res.Tarball)}
 			}
 			return nil
 		},
