@@ -250,7 +250,10 @@ func (c *Cluster) checkPrevious(ctx context.Context, drv enforcer.Driver) (bool,
 			// snapshot's teardown would remove that cluster's pods, rules
 			// and guard.
 			if owner, installed := hostchange.GuardOwner(); installed && owner != c.opts.StateDir {
-				return false, fmt.Errorf("a previous `local up` in %s was killed before `local down`, and another local cluster now holds this host (guard of state dir %q): tear that one down first", c.opts.StateDir, owner)
+				if owner == "" {
+					owner = "a state dir it does not name"
+				}
+				return false, fmt.Errorf("a previous `local up` in %s was killed before `local down`, and another local cluster now holds this host (its guard is from %s): tear that one down first with `local down --state-dir DIR`", c.opts.StateDir, owner)
 			}
 			c.logf("a previous `local up` in %s was killed before `local down` (no process of it is alive): tearing it down first", c.opts.StateDir)
 			if err := c.down(ctx); err != nil {

@@ -157,7 +157,11 @@ var _ = ginkgo.Describe("NetworkPolicy", ginkgo.Ordered, ginkgo.ContinueOnFailur
 				if notEnforced != "" {
 					ginkgo.Skip(notEnforced)
 				}
-				framework.ExpectNoError(run.Run(ctx, c, current))
+				if err := run.Run(ctx, c, current); err != nil {
+					// Failf, not ExpectNoError: no struct dump, and the
+					// message says why the case cannot be judged.
+					framework.Failf("%v", err)
+				}
 				if current.Outcome == record.Departed {
 					framework.Failf("%s\n%s", current.Message, current.Detail)
 				}

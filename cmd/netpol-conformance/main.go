@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/netpol-conformance/netpol-conformance/internal/cli"
 )
@@ -14,6 +15,9 @@ func main() {
 	if err := cli.NewRootCommand().Execute(); err != nil {
 		if !cli.Reported(err) {
 			fmt.Fprintf(os.Stderr, "Error: %v\n", err)
+			if strings.HasPrefix(err.Error(), "unknown command") {
+				fmt.Fprintln(os.Stderr, "Run 'netpol-conformance --help' for usage.")
+			}
 		}
 		var exit *cli.ExitError
 		if errors.As(err, &exit) {

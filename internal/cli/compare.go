@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netpol-conformance/netpol-conformance/cases"
+	"github.com/netpol-conformance/netpol-conformance/record"
 	"github.com/netpol-conformance/netpol-conformance/results"
 	"github.com/netpol-conformance/netpol-conformance/topology"
 )
@@ -29,9 +30,9 @@ func caseInfo() (func(string) results.CaseInfo, error) {
 		return nil, err
 	}
 	return func(name string) results.CaseInfo {
-		c := set.Case(name)
+		c := set.Case(record.TableCase(name))
 		if c == nil {
-			if name == "is enforced at all" { // the suite's first spec
+			if name == record.EnforcementCheck { // the suite's first spec
 				return results.CaseInfo{Family: "enforcement", Tags: []string{"enforcement"}}
 			}
 			return results.CaseInfo{}
@@ -116,7 +117,11 @@ known deviations with --strict).`,
 				return err
 			}
 			m := results.Compare(runs, info)
-			if markdown == "" && html == "" && junit == "" && jsonFile == "" {
+			files := markdown != "" || html != "" || junit != "" || jsonFile != ""
+			if files && output != "text" {
+				return errors.New("-o sets what goes to stdout, and the file flags leave stdout empty: give one or the other")
+			}
+			if !files {
 				if output == "json" {
 					return m.JSON(cmd.OutOrStdout())
 				}

@@ -265,7 +265,8 @@ and everything else worked, 1 when anything else went wrong. Linux and root.`,
 			if !runKeep {
 				defer func() {
 					if derr := c.Down(context.Background()); derr != nil {
-						err = errors.Join(err, fmt.Errorf("local down: %w", derr))
+						// Exit 1, not the plugin's 3: the host is not as before.
+						err = &ExitError{Code: 1, Err: errors.Join(err, fmt.Errorf("local down: %w", derr))}
 					}
 				}()
 			}
