@@ -26,7 +26,9 @@ var (
 // waits that bound them count.
 func fastTiming() runner.Timing {
 	t := runner.DefaultTiming()
-	t.Convergence, t.Interval, t.EnforcementPoll, t.Settle = 300*time.Millisecond, time.Millisecond, time.Millisecond, 0
+	// Generous against a slow machine (the race detector): a pass of the
+	// fake takes milliseconds, and only a case that never matches waits it.
+	t.Convergence, t.Interval, t.EnforcementPoll, t.Settle = 2*time.Second, time.Millisecond, time.Millisecond, 0
 	return t
 }
 
@@ -190,7 +192,7 @@ func TestSettleCatchesALateChangeThatMatchedAtFirst(t *testing.T) {
 		departs bool
 	}{
 		{0, false},
-		{100 * time.Millisecond, true},
+		{400 * time.Millisecond, true},
 	} {
 		fc := fakecluster.New(1)
 		r := newRunner(fc)
@@ -312,8 +314,8 @@ func TestSingleProbesGetConfirmingFlows(t *testing.T) {
 func TestSettleFollowsTheMeasuredEnforcementDelay(t *testing.T) {
 	fc := fakecluster.New(1)
 	r := newRunner(fc)
-	r.Timing.EnforcementPoll = 40 * time.Millisecond
-	fc.Lag = 2 // the default deny shows on the third probe, ≈ 80 ms in
+	r.Timing.EnforcementPoll = 100 * time.Millisecond
+	fc.Lag = 2 // the default deny shows on the third probe, ≈ 200 ms in
 	if msg, err := r.CheckEnforced(context.Background(), &record.Case{}); err != nil || msg != "" {
 		t.Fatalf("CheckEnforced = %q, %v", msg, err)
 	}
