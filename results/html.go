@@ -14,14 +14,16 @@ import (
 var compareHTML string
 
 var compareTemplate = template.Must(template.New("compare").Funcs(template.FuncMap{
-	"anchor":    anchor,
-	"cellText":  cellText,
-	"cellClass": func(c *Case) string { return "v-" + string(c.Verdict) },
-	"sortKey":   sortKey,
-	"join":      strings.Join,
-	"counts":    func(r *Run) map[Verdict]int { return r.Counts() },
-	"hasDetail": func(c *Case) bool { return c != nil && (c.Detail != "" || c.Message != "" || len(c.OwnReadings) > 0) },
-	"short":     shortDigest,
+	"anchor":     anchor,
+	"cellText":   cellText,
+	"cellClass":  func(c *Case) string { return "v-" + string(c.Verdict) },
+	"sortKey":    sortKey,
+	"join":       strings.Join,
+	"counts":     func(r *Run) map[Verdict]int { return r.Counts() },
+	"hasDetail":  func(c *Case) bool { return c != nil && (c.Detail != "" || c.Message != "" || len(c.OwnReadings) > 0) },
+	"short":      shortDigest,
+	"why":        whyOf,
+	"rollUpText": rollUpText,
 }).Parse(compareHTML))
 
 var notAnchor = regexp.MustCompile(`[^a-z0-9-]+`)

@@ -52,7 +52,8 @@ func TestHTMLInBrowser(t *testing.T) {
 		chromedp.NoSandbox, // root in CI
 		chromedp.DisableGPU,
 		chromedp.Flag("disable-background-networking", true),
-		chromedp.WindowSize(1400, 1000),
+		// The narrowest screen the page is meant for: nothing may overflow it.
+		chromedp.WindowSize(1024, 900),
 	)
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancel()
@@ -74,10 +75,23 @@ func TestHTMLInBrowser(t *testing.T) {
 	})
 
 	var rows, disagreeing, shownAll, shownEgress, shownDisagree, firstAfterSort, target string
+	var overflow, whys, failWhy, rollupRows, chartRuns, zeroStyle, failStyle string
 	var screenshot []byte
 	steps := []chromedp.Action{
 		chromedp.Navigate("file://" + page),
 		chromedp.WaitReady("#matrix", chromedp.ByID),
+		// Readable at 1024 px: the page itself never scrolls sideways
+		// (wide tables scroll in their own box).
+		chromedp.Evaluate(`String(document.documentElement.scrollWidth - window.innerWidth)`, &overflow),
+		// The why next to each departing cell, with the first wrong cell.
+		chromedp.Evaluate(`String(document.querySelectorAll("#matrix td .why").length)`, &whys),
+		chromedp.Evaluate(`(document.querySelector("#matrix td.v-fail .why") || {textContent: ""}).textContent`, &failWhy),
+		// The family roll-up and one chart row per run.
+		chromedp.Evaluate(`String(document.querySelectorAll("#rollup tbody tr").length)`, &rollupRows),
+		chromedp.Evaluate(`String(document.querySelectorAll("#enforcement svg g.run").length)`, &chartRuns),
+		// A zero count is neutral, not a failure's red.
+		chromedp.Evaluate(`getComputedStyle(document.querySelector("#summary td.zero")).backgroundColor`, &zeroStyle),
+		chromedp.Evaluate(`getComputedStyle(document.querySelector("#summary td.v-fail")).backgroundColor`, &failStyle),
 		chromedp.Evaluate(`String(document.querySelectorAll("#matrix tbody tr").length)`, &rows),
 		chromedp.Evaluate(`String(document.querySelectorAll("#matrix tbody tr.disagree").length)`, &disagreeing),
 		chromedp.Text("#shown", &shownAll),
@@ -108,6 +122,18 @@ func TestHTMLInBrowser(t *testing.T) {
 	if len(scriptErrors) > 0 {
 		t.Errorf("the page has script errors: %v", scriptErrors)
 	}
+	if overflow != "0" {
+		t.Errorf("at 1024 px the page is %s px wider than the window", overflow)
+	}
+	if whys == "0" || !strings.Contains(failWhy, "->") {
+		t.Errorf("%s why notes; a failing cell's says %q, want its first wrong cell", whys, failWhy)
+	}
+	if rollupRows != "2" || chartRuns != "3" {
+		t.Errorf("roll-up has %s families, chart %s runs; want 2 (egress, other) and 3", rollupRows, chartRuns)
+	}
+	if zeroStyle == failStyle {
+		t.Errorf("a zero count is painted like a failure (%s)", zeroStyle)
+	}
 	if rows != "101" || disagreeing != "6" {
 		t.Errorf("matrix has %s rows, %s disagreeing; want 101 and 6", rows, disagreeing)
 	}
@@ -125,6 +151,68 @@ func TestHTMLInBrowser(t *testing.T) {
 	}
 	if out := os.Getenv("NETPOL_SCREENSHOT"); out != "" {
 		if err := os.WriteFile(out, screenshot, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestRecordedEnginesPageInBrowser renders the five local engines' recorded
+// runs (docs/runs) as docs/comparison.html is made: the chart must show
+// Cilium's slower enforcement where it is, right of every other median,
+// and the known deviations' why must link upstream. With
+// NETPOL_SCREENSHOT_DIR=docs it also writes the page at 1024 px there
+// as comparison-1024.png (the first 1,400 px).
+func TestRecordedEnginesPageInBrowser(t *testing.T) {
+	exe := browser(t)
+	var runs []*Run
+	for _, e := range []string{"calico", "cilium", "kube-network-policies", "kube-router", "none"} {
+		runs = append(runs, load(t, "../docs/runs/"+e+".tar.gz"))
+	}
+	page := filepath.Join(t.TempDir(), "comparison.html")
+	f, err := os.Create(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Compare(runs, egressFamily).HTML(f, "the local engines"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.WindowSize(1024, 1400))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	var medians map[string]float64
+	var upstream string
+	var shot []byte
+	if err := chromedp.Run(ctx,
+		chromedp.Navigate("file://"+page),
+		chromedp.WaitReady("#enforcement", chromedp.ByID),
+		chromedp.Evaluate(`Object.fromEntries(Array.from(document.querySelectorAll("#enforcement g.run")).filter(g => g.querySelector("line.median")).map(g => [g.dataset.run, Number(g.querySelector("line.median").getAttribute("x1"))]))`, &medians),
+		chromedp.Evaluate(`(document.querySelector("#matrix td.v-known-deviation .why a") || {href: ""}).href`, &upstream),
+		chromedp.CaptureScreenshot(&shot),
+	); err != nil {
+		t.Fatalf("driving %s: %v", exe, err)
+	}
+	if len(medians) != 4 {
+		t.Fatalf("chart medians %v: want the four enforcing engines (none has no times)", medians)
+	}
+	for run, x := range medians {
+		if run != "cilium" && x >= medians["cilium"] {
+			t.Errorf("%s's median (x=%.0f) is not left of Cilium's (x=%.0f)", run, x, medians["cilium"])
+		}
+	}
+	if !strings.HasPrefix(upstream, "https://github.com/") {
+		t.Errorf("a known deviation's why links to %q, want its upstream issue", upstream)
+	}
+	if dir := os.Getenv("NETPOL_SCREENSHOT_DIR"); dir != "" {
+		if len(shot) == 0 {
+			t.Fatal("empty screenshot")
+		}
+		if err := os.WriteFile(filepath.Join(dir, "comparison-1024.png"), shot, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
