@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -136,6 +137,39 @@ func TestListFiltersByTag(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(out), &entries); err != nil || len(entries) == 0 {
 		t.Fatalf("list --tag default-deny: %v\n%s", err, out)
+	}
+}
+
+func TestListTakesTheTagExpression(t *testing.T) {
+	out, err := run(t, "list", "--tags", "ipblock && except && !egress", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []struct {
+		Name string   `json:"name"`
+		Tags []string `json:"tags"`
+	}
+	if err := json.Unmarshal([]byte(out), &entries); err != nil || len(entries) == 0 {
+		t.Fatalf("list --tags: %v\n%s", err, out)
+	}
+	for _, e := range entries {
+		if !slices.Contains(e.Tags, "except") || slices.Contains(e.Tags, "egress") {
+			t.Errorf("%s %v is not ipblock && except && !egress", e.Name, e.Tags)
+		}
+	}
+	if _, err := run(t, "list", "--tags", "(("); err == nil || strings.Contains(err.Error(), "{{") || !strings.Contains(err.Error(), "Mismatched") {
+		t.Errorf("a bad expression: %v", err)
+	}
+}
+
+func TestCompletion(t *testing.T) {
+	out, err := run(t, "__complete", "expect", "deny-all-e")
+	if err != nil || !strings.Contains(out, "deny-all-egress-in-x\tdefault-deny") || !strings.Contains(out, "deny-all-everywhere") {
+		t.Errorf("case names: %v\n%s", err, out)
+	}
+	out, err = run(t, "__complete", "list", "--tag", "ipb")
+	if err != nil || !strings.HasPrefix(out, "ipblock\n") {
+		t.Errorf("tags: %v\n%s", err, out)
 	}
 }
 

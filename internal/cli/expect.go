@@ -22,8 +22,9 @@ func newExpectCommand() *cobra.Command {
 		output    string
 	)
 	cmd := &cobra.Command{
-		Use:   "expect [CASE...]",
-		Short: "Print the truth tables the spec requires for cases or your own policies",
+		Use:               "expect [CASE...]",
+		ValidArgsFunction: completeCases,
+		Short:             "Print the truth tables the spec requires for cases or your own policies",
 		Long: `Computes, without a cluster, which connections the NetworkPolicy spec allows
 for each named case (every stage of a dynamic case), or for the policies in -f
 files, on the standard topology or on yours (--topology). Tables use the

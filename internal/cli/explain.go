@@ -72,6 +72,7 @@ func newExplainCommand() *cobra.Command {
 	sf.register(cmd)
 	addOutputFlag(cmd, &output)
 	cmd.Flags().StringVar(&caseName, "case", "", "the case whose policies decide")
+	_ = cmd.RegisterFlagCompletionFunc("case", completeCases)
 	cmd.Flags().IntVar(&stage, "stage", 0, "stage of a dynamic case: 0 is the initial state, N the state after step N")
 	return cmd
 }

@@ -2,19 +2,26 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/onsi/ginkgo/v2/types"
 	"github.com/spf13/cobra"
 )
 
+// colourMarks are the {{red}}-style marks in Ginkgo's error messages.
+var colourMarks = regexp.MustCompile(`\{\{/?[a-z-]*\}\}`)
+
 func newListCommand() *cobra.Command {
 	var (
-		sf     scenarioFlags
-		tags   []string
-		output string
+		sf       scenarioFlags
+		tags     []string
+		tagsExpr string
+		output   string
 	)
 	cmd := &cobra.Command{
 		Use:   "list",
@@ -37,9 +44,24 @@ func newListCommand() *cobra.Command {
 				Pinned      bool     `json:"pinned"`
 				Description string   `json:"description"`
 			}
+			// The expression NETPOL_TAGS takes: Ginkgo's label filter over
+			// each case's family and tags, as the suite labels its specs.
+			filter := func([]string) bool { return true }
+			if tagsExpr != "" {
+				if filter, err = types.ParseLabelFilter(tagsExpr); err != nil {
+					// Ginkgo's error is coloured for a terminal: say it plainly.
+					var ge types.GinkgoError
+					if errors.As(err, &ge) {
+						msg := colourMarks.ReplaceAllString(strings.TrimSpace(ge.Message), "")
+						return fmt.Errorf("--tags %q: %s: %s", tagsExpr, ge.Heading, strings.ReplaceAll(msg, "\n", "; "))
+					}
+					return fmt.Errorf("--tags %q: %w", tagsExpr, err)
+				}
+			}
 			var entries []entry
 			for _, c := range set.Cases() {
-				if !hasAllTags(append([]string{c.Family}, c.Tags...), tags) {
+				labels := append([]string{c.Family}, c.Tags...)
+				if !hasAllTags(labels, tags) || !filter(labels) {
 					continue
 				}
 				pinned := len(c.Expect) > 0
@@ -75,6 +97,8 @@ func newListCommand() *cobra.Command {
 	}
 	sf.register(cmd)
 	cmd.Flags().StringSliceVar(&tags, "tag", nil, "only cases carrying all these tags (the family counts as a tag)")
+	cmd.Flags().StringVar(&tagsExpr, "tags", "", `only cases this tag expression selects, as NETPOL_TAGS does (e.g. "ingress && !sctp")`)
+	_ = cmd.RegisterFlagCompletionFunc("tag", completeTags)
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return cmd
 }
