@@ -115,16 +115,23 @@ func incomplete(t *testing.T, run *results.Run, log string, why string) {
 	}
 }
 
-func TestRealClusterSuiteKilledMidCase(t *testing.T) {
+// TestRealClusterSuiteKilled SIGKILLs the suite at 10 s, while it creates
+// the topology (namespaces and pods half made, no case started), and at
+// faultAfter, mid-case.
+func TestRealClusterSuiteKilled(t *testing.T) {
 	kc := clusterKubeconfig(t)
 	suite := realSuite(t)
-	wrapper := filepath.Join(t.TempDir(), "killed-suite")
-	mustWrite(t, wrapper, fmt.Sprintf("#!/bin/sh\n( sleep %d; kill -9 $$ ) &\nexec %s \"$@\"\n", int(faultAfter.Seconds()), suite))
-	if err := os.Chmod(wrapper, 0o755); err != nil {
-		t.Fatal(err)
+	for _, after := range []time.Duration{10 * time.Second, faultAfter} {
+		t.Run(fmt.Sprintf("SIGKILL after %s", after), func(t *testing.T) {
+			wrapper := filepath.Join(t.TempDir(), "killed-suite")
+			mustWrite(t, wrapper, fmt.Sprintf("#!/bin/sh\n( sleep %d; kill -9 $$ ) &\nexec %s \"$@\"\n", int(after.Seconds()), suite))
+			if err := os.Chmod(wrapper, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			_, run, log := runOnCluster(t, context.Background(), wrapper, kc)
+			incomplete(t, run, log, "the suite was killed by signal 9")
+		})
 	}
-	_, run, log := runOnCluster(t, context.Background(), wrapper, kc)
-	incomplete(t, run, log, "the suite was killed by signal 9")
 }
 
 func TestRealClusterSuiteStoppedMidCase(t *testing.T) {
