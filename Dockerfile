@@ -1,5 +1,6 @@
-# The netpol-conformance image: the Sonobuoy plugin's entrypoint and prober
-# agent (`netpol-conformance`) and the compiled Ginkgo suite (`netpol-suite`),
+# The netpol-conformance image: the Sonobuoy plugin's entrypoint
+# (`netpol-conformance`), the prober agent its pods run (`netpol-agent`, a
+# few MB without client-go) and the compiled Ginkgo suite (`netpol-suite`),
 # compiled from this checkout. Any builder works from a clean clone:
 #
 #   docker build -t REGISTRY/netpol-conformance:TAG .
@@ -27,13 +28,14 @@ COPY . .
 RUN mkdir /out && \
     X="-X github.com/netpol-conformance/netpol-conformance/internal/version.version=${VERSION}" && \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath -ldflags "-s -w $X" -o /out/netpol-conformance ./cmd/netpol-conformance && \
+    CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath -ldflags "-s -w $X" -o /out/netpol-agent ./cmd/netpol-agent && \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go test -c -trimpath -ldflags "-s -w $X" -o /out/netpol-suite ./suite
 
 # BASE defaults to an empty image: nothing here needs a shell, CA
 # certificates or /etc/passwd (the suite talks to the API server with the
 # service account's CA; the pods give it a writable /tmp).
 FROM ${BASE}
-COPY --from=build /out/netpol-conformance /out/netpol-suite /
+COPY --from=build /out/netpol-conformance /out/netpol-agent /out/netpol-suite /
 # Non-root, as Pod Security "restricted" requires of the agent pods that run
 # this image too. 65532 is the conventional "nonroot" uid of static images.
 USER 65532:65532

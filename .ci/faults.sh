@@ -25,7 +25,7 @@ killed=$(mktemp -d /tmp/npkilled.XXXXXX)
 # containerd and its shim, and only the kubepods cgroups find them.
 kubectl=_output/bin/kubectl
 "$kubectl" --kubeconfig "$killed/kubeconfig" run orphan --image=localhost/netpol-conformance/agent:local \
-	--image-pull-policy=Never --restart=Never --command -- /netpol-conformance agent serve --ports=80 --protocols=TCP
+	--image-pull-policy=Never --restart=Never --command -- /netpol-agent agent serve --ports=80 --protocols=TCP
 "$kubectl" --kubeconfig "$killed/kubeconfig" wait --for=condition=Ready pod/orphan --timeout=60s
 for pidfile in "$killed"/run/*.pid; do
 	kill -KILL "$(cut -d' ' -f1 "$pidfile")" 2>/dev/null || true

@@ -129,8 +129,8 @@ func (c *Cluster) LoadImages(ctx context.Context) error {
 	return nil
 }
 
-// buildImageBinaries puts the two static binaries of the plugin image into
-// dir: our command, and the suite compiled from ./suite. Until ./suite exists
+// buildImageBinaries puts the static binaries of the plugin image into dir:
+// our command, the agent, and the suite compiled from ./suite. Until ./suite exists
 // a suite binary placed there by hand is used, and said so.
 func (c *Cluster) buildImageBinaries(ctx context.Context, b *gobuild.Builder, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -140,6 +140,9 @@ func (c *Cluster) buildImageBinaries(ctx context.Context, b *gobuild.Builder, di
 	// release tag is set here.
 	ldflags := "-X " + versionVar + "=" + checkoutVersion(c.opts.RepoRoot)
 	if err := b.StaticToWith(ctx, ldflags, filepath.Join(dir, "netpol-conformance"), "build", "./cmd/netpol-conformance"); err != nil {
+		return err
+	}
+	if err := b.StaticToWith(ctx, ldflags, filepath.Join(dir, "netpol-agent"), "build", "./cmd/netpol-agent"); err != nil {
 		return err
 	}
 	suite := filepath.Join(dir, "netpol-suite")

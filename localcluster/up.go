@@ -209,7 +209,7 @@ func (c *Cluster) build(ctx context.Context, drv enforcer.Driver, env *enforcer.
 	}
 	c.logf("enforcer %s binaries ready (%s)", drv.Name(), time.Since(tb).Round(time.Second))
 	tb = time.Now()
-	if agentBin, err = b.Static(ctx, "./cmd/netpol-conformance", "netpol-conformance-static"); err != nil {
+	if agentBin, err = b.Static(ctx, "./cmd/netpol-agent", "netpol-agent-static"); err != nil {
 		return "", "", &proc.ComponentError{Component: "build of the agent", LogPath: buildLogPath, Err: err}
 	}
 	if pauseBin, err = b.Static(ctx, "./cmd/netpol-pause", "netpol-pause"); err != nil {

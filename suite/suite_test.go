@@ -58,7 +58,7 @@ func registerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&config.agentNodeSelector, "netpol.agent-node-selector", "", "node selector of the agent pods: KEY=VALUE,... (kubernetes.io/os=linux is always set)")
 	fs.StringVar(&config.agentTolerations, "netpol.agent-tolerations", "", "tolerations of the agent pods: KEY[=VALUE]:EFFECT,..., or * for every taint")
 	fs.StringVar(&config.agentResources, "netpol.agent-resources", "", "resources of the agent pods over the defaults: requests.cpu=10m,limits.memory=256Mi,...")
-	fs.StringVar(&config.agentBinary, "netpol.agent-binary", "/netpol-conformance", "path of the netpol-conformance binary in the agent image")
+	fs.StringVar(&config.agentBinary, "netpol.agent-binary", "/netpol-agent", "path of the agent binary (cmd/netpol-agent) in the agent image")
 	fs.StringVar(&config.runID, "netpol.run-id", "", "names this run's namespaces (netpol-<id>-x...); default: random")
 	fs.StringVar(&config.junitReport, "netpol.junit-report", "", "write the JUnit report here: one testcase per spec, named for joining across runs")
 	fs.StringVar(&config.cni, "netpol.cni", "", "the cluster's NetworkPolicy enforcer as NAME or NAME@VERSION, when detection cannot tell (e.g. an enforcer outside the cluster); default: detected")

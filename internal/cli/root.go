@@ -4,6 +4,8 @@ package cli
 
 import (
 	"github.com/spf13/cobra"
+
+	"github.com/netpol-conformance/netpol-conformance/agent/agentcmd"
 )
 
 // NewRootCommand returns the netpol-conformance command with all its
@@ -25,7 +27,7 @@ func NewRootCommand() *cobra.Command {
 		newCleanupCommand(),
 		newVersionCommand(),
 		newLocalCommand(),
-		newAgentCommand(),
+		agentcmd.New(),
 		newPluginCommand(),
 	)
 	return root

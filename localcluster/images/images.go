@@ -28,8 +28,9 @@ const (
 	Pause = "localhost/netpol-conformance/pause:local"
 	// Agent runs `netpol-conformance agent serve|probe` in test pods.
 	Agent = "localhost/netpol-conformance/agent:local"
-	// AgentBinary is where the agent image holds the binary.
-	AgentBinary = "/netpol-conformance"
+	// AgentBinary is where the agent image, and the plugin image, hold the
+	// agent (cmd/netpol-agent).
+	AgentBinary = "/netpol-agent"
 )
 
 // Spec is one image made of static binaries in a single layer on an empty
@@ -150,8 +151,9 @@ func layerTar(files []File) ([]byte, error) {
 }
 
 // Plugin is the Sonobuoy plugin's image as the repository's Dockerfile
-// describes its final stage: our command (the plugin's entrypoint and the
-// prober agent) and the compiled suite, both static, from dir. Building it
+// describes its final stage: our command (the plugin's entrypoint), the
+// small prober agent the suite's pods run, and the compiled suite, all
+// static, from dir. Building it
 // here needs no image builder; TestPluginMatchesDockerfile keeps the two
 // descriptions equal.
 func Plugin(ref, dir string) Spec {
@@ -159,6 +161,7 @@ func Plugin(ref, dir string) Spec {
 		Ref: ref,
 		Files: []File{
 			{Source: path.Join(dir, "netpol-conformance"), Path: "/netpol-conformance"},
+			{Source: path.Join(dir, "netpol-agent"), Path: AgentBinary},
 			{Source: path.Join(dir, "netpol-suite"), Path: "/netpol-suite"},
 		},
 		Entrypoint: []string{"/netpol-conformance"},

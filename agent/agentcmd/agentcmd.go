@@ -1,4 +1,7 @@
-package cli
+// Package agentcmd is the in-pod agent's command line, `agent serve` and
+// `agent probe`: the same in netpol-conformance and in the small
+// netpol-agent binary the prober pods run.
+package agentcmd
 
 import (
 	"context"
@@ -13,7 +16,8 @@ import (
 	"github.com/netpol-conformance/netpol-conformance/agent"
 )
 
-func newAgentCommand() *cobra.Command {
+// New returns the `agent` command.
+func New() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "The in-pod agent: serve connections and probe peers",
