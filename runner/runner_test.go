@@ -182,6 +182,23 @@ func TestFlappingDeparts(t *testing.T) {
 	}
 }
 
+// lateWrongDenial is an enforcer that wrongly denies everything into x/a,
+// but only from the third probe call of the next case's one stage on: the
+// first pass and its confirmation match, so only the settle time sees it.
+func lateWrongDenial(fc *fakecluster.Cluster) func(int, fakecluster.Cell) bool {
+	// The case's one stage is the next Apply; its reset the one after.
+	stage, start := fc.Applied+1, -1
+	return func(call int, c fakecluster.Cell) bool {
+		if fc.Applied != stage {
+			return false
+		}
+		if start < 0 {
+			start = call
+		}
+		return call >= start+2 && c.To == "x/a" && c.From != "x/a"
+	}
+}
+
 func TestSettleCatchesALateChangeThatMatchedAtFirst(t *testing.T) {
 	// allow-all-ingress-overrides-deny expects allow-all everywhere: its
 	// first pass matches before the enforcer acts. An enforcer that then
@@ -200,17 +217,7 @@ func TestSettleCatchesALateChangeThatMatchedAtFirst(t *testing.T) {
 		if _, err := run(t, r, "deny-all-ingress-in-x"); err != nil { // leaves the topology verified clean
 			t.Fatal(err)
 		}
-		// The case's one stage is the next Apply; its reset the one after.
-		stage, start := fc.Applied+1, -1
-		fc.Flap = func(call int, c fakecluster.Cell) bool {
-			if fc.Applied != stage {
-				return false
-			}
-			if start < 0 {
-				start = call
-			}
-			return call >= start+2 && c.To == "x/a" && c.From != "x/a"
-		}
+		fc.Flap = lateWrongDenial(fc)
 		rec, err := run(t, r, "allow-all-ingress-overrides-deny")
 		if err != nil {
 			t.Fatal(err)
@@ -323,16 +330,7 @@ func TestSettleFollowsTheMeasuredEnforcementDelay(t *testing.T) {
 	if _, err := run(t, r, "deny-all-ingress-in-x"); err != nil {
 		t.Fatal(err)
 	}
-	stage, start := fc.Applied+1, -1
-	fc.Flap = func(call int, c fakecluster.Cell) bool {
-		if fc.Applied != stage {
-			return false
-		}
-		if start < 0 {
-			start = call
-		}
-		return call >= start+2 && c.To == "x/a" && c.From != "x/a"
-	}
+	fc.Flap = lateWrongDenial(fc)
 	rec, err := run(t, r, "allow-all-ingress-overrides-deny")
 	if err != nil {
 		t.Fatal(err)
