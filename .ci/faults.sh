@@ -22,20 +22,21 @@ trap 'rc=$?; "$bin" local down || rc=1; [ -z "$killed" ] || "$bin" local down --
 killed=$(mktemp -d /tmp/npkilled.XXXXXX)
 "$bin" local up --enforcer none --state-dir "$killed" </dev/null
 # A pod still running when everything is killed: its processes outlive
-# containerd and its shim, and only the kubepods cgroups find them.
+# containerd and its shim, and only the kubepods cgroups find them. (8080:
+# a non-root process may not bind 80 without the sysctl the suite's pods set.)
 kubectl=_output/bin/kubectl
 "$kubectl" --kubeconfig "$killed/kubeconfig" run orphan --image=localhost/netpol-conformance/agent:local \
-	--image-pull-policy=Never --restart=Never --command -- /netpol-agent agent serve --ports=80 --protocols=TCP
+	--image-pull-policy=Never --restart=Never --command -- /netpol-agent agent serve --ports=8080 --protocols=TCP
 "$kubectl" --kubeconfig "$killed/kubeconfig" wait --for=condition=Ready pod/orphan --timeout=60s
 for pidfile in "$killed"/run/*.pid; do
 	kill -KILL "$(cut -d' ' -f1 "$pidfile")" 2>/dev/null || true
 done
-pgrep -f 'agent serve --ports=80 --protocols=TCP' >/dev/null || { echo "the orphan pod's process did not outlive its cluster"; exit 1; }
+pgrep -f 'agent serve --ports=8080 --protocols=TCP' >/dev/null || { echo "the orphan pod's process did not outlive its cluster"; exit 1; }
 "$bin" local up --enforcer kube-network-policies </dev/null | tee /tmp/npkilled.up.log
 grep -q "was killed before \`local down\`" /tmp/npkilled.up.log
 # kube-network-policies' up runs no pod but its check pod, deleted again:
 # a process of the orphan's still alive would be the teardown's miss.
-! pgrep -f 'agent serve --ports=80 --protocols=TCP' >/dev/null || { echo "the killed cluster's pod is still running"; exit 1; }
+! pgrep -f 'agent serve --ports=8080 --protocols=TCP' >/dev/null || { echo "the killed cluster's pod is still running"; exit 1; }
 "$bin" local down --state-dir "$killed" | grep -q "nothing to tear down"
 rm -rf "$killed" /tmp/npkilled.up.log
 killed=""
