@@ -45,7 +45,7 @@ func (c *Cluster) Up(ctx context.Context) error {
 	}
 
 	t0 := time.Now()
-	if err := debpkg.Ensure(debpkg.Required, c.opts.Out); err != nil {
+	if err := debpkg.EnsureFor(debpkg.Cluster, c.opts.Out); err != nil {
 		return fmt.Errorf("installing Debian packages: %w", err)
 	}
 
@@ -298,7 +298,7 @@ func (c *Cluster) recoverAbandoned(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if live := other.liveComponents(); len(live) > 0 {
+	if live := other.LiveComponents(); len(live) > 0 {
 		return fmt.Errorf("%s: the cluster in %s is running (%s): wait for it, or run `netpol-conformance local down --state-dir %s`", busy, owner, strings.Join(live, ", "), owner)
 	}
 	c.logf("the local cluster in %s was killed before `local down` (no process of it is alive): tearing it down first", owner)
@@ -313,8 +313,9 @@ func (c *Cluster) recoverAbandoned(ctx context.Context) error {
 	return nil
 }
 
-// liveComponents lists the recorded processes that are alive.
-func (c *Cluster) liveComponents() []string {
+// LiveComponents lists the cluster's recorded processes that are alive:
+// none for a cluster that is down or was killed outright.
+func (c *Cluster) LiveComponents() []string {
 	var live []string
 	for _, name := range c.sup.Recorded() {
 		if _, ok := c.sup.Running(name); ok {

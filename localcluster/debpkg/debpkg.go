@@ -1,5 +1,8 @@
-// Package debpkg installs the Debian packages the local cluster runs on
-// (etcd, containerd, runc, CNI plugins, netfilter tools), only those missing.
+// Package debpkg is the one list of external tools the project runs, as
+// the Debian packages that provide them, and installs those missing. A
+// fresh machine has only Go, gcc and apt: every executable the harness or
+// CI calls that is not built from a Go module is in Packages, installed on
+// first use by the command that needs it.
 package debpkg
 
 import (
@@ -10,22 +13,81 @@ import (
 	"strings"
 )
 
-// Required are the packages `local up` needs, with what each provides.
-var Required = []string{
-	"etcd-server",                 // etcd 3.4
-	"containerd",                  // containerd 1.6 and ctr
-	"runc",                        // OCI runtime
-	"containernetworking-plugins", // bridge, host-local, loopback in /usr/lib/cni
-	"iptables",                    // iptables-nft, used by kube-proxy and kube-router
-	"ipset",                       // kube-router
-	"nftables",                    // the safety guard
-	"conntrack",                   // kube-proxy flushes stale UDP entries
-	"iproute2",                    // ip
-	"patch",                       // applies our patches to enforcer sources
+// Use is what a package is needed for; each command ensures the packages
+// of its own uses.
+type Use string
+
+// The uses, declared once.
+const (
+	// Cluster is `local up`: the node's runtime, netfilter tools, etcd.
+	Cluster Use = "cluster"
+	// Cilium is the Cilium driver, which compiles its BPF datapath at run time.
+	Cilium Use = "cilium"
+	// ImageBuild is `local build-image`: building the Dockerfile here.
+	ImageBuild Use = "image-build"
+	// BrowserTest is the HTML comparison's test in a real browser.
+	BrowserTest Use = "browser-test"
+)
+
+// Uses lists every Use, in the order Packages is grouped.
+var Uses = []Use{Cluster, Cilium, ImageBuild, BrowserTest}
+
+// Package is one Debian package, what it provides and what for.
+type Package struct {
+	Name     string
+	Provides string
+	Use      Use
+}
+
+// Packages is every external tool the project runs.
+var Packages = []Package{
+	{"etcd-server", "etcd 3.4", Cluster},
+	{"containerd", "containerd 1.6 and ctr", Cluster},
+	{"runc", "containerd's OCI runtime", Cluster},
+	{"containernetworking-plugins", "bridge, host-local, loopback in /usr/lib/cni", Cluster},
+	{"iptables", "iptables-nft, used by kube-proxy and kube-router", Cluster},
+	{"ipset", "kube-router's address sets", Cluster},
+	{"nftables", "nft, the safety guard", Cluster},
+	{"conntrack", "kube-proxy flushes stale UDP entries", Cluster},
+	{"iproute2", "ip", Cluster},
+	{"patch", "applies our patches to enforcer sources", Cluster},
+	// Cilium 1.20 needs clang+LLVM >= 18.1; Debian 12's default clang is
+	// 14, its clang-19 is 19.1.7, the LLVM Cilium's own images ship.
+	{"clang-19", "clang and llc for Cilium's BPF datapath", Cilium},
+	{"buildah", "builds the Dockerfile without a Docker engine", ImageBuild},
+	{"runc", "buildah's OCI runtime for the Dockerfile's RUN steps", ImageBuild},
+	{"busybox-static", "the shell and core utilities of the Go builder image", ImageBuild},
+	{"ca-certificates", "the builder image's trust in the Go module proxy", ImageBuild},
+	{"chromium", "the headless browser of results' TestHTMLInBrowser", BrowserTest},
+}
+
+// For returns the names of the packages needed for use.
+func For(use Use) []string {
+	var names []string
+	for _, p := range Packages {
+		if p.Use == use {
+			names = append(names, p.Name)
+		}
+	}
+	return names
+}
+
+// ParseUse returns the Use named s.
+func ParseUse(s string) (Use, error) {
+	for _, u := range Uses {
+		if string(u) == s {
+			return u, nil
+		}
+	}
+	names := make([]string, len(Uses))
+	for i, u := range Uses {
+		names[i] = string(u)
+	}
+	return "", fmt.Errorf("unknown use %q: one of %s", s, strings.Join(names, ", "))
 }
 
 // Missing returns the packages of names that dpkg does not report installed.
-func Missing(names []string) ([]string, error) {
+func Missing(names []string) []string {
 	var missing []string
 	for _, n := range names {
 		out, err := exec.Command("dpkg-query", "-W", "-f=${db:Status-Status}", n).Output()
@@ -33,15 +95,23 @@ func Missing(names []string) ([]string, error) {
 			missing = append(missing, n)
 		}
 	}
-	return missing, nil
+	return missing
+}
+
+// EnsureFor installs what use needs and is missing; see Ensure.
+func EnsureFor(use Use, log io.Writer) error {
+	if err := Ensure(For(use), log); err != nil {
+		return fmt.Errorf("installing what %s needs: %w", use, err)
+	}
+	return nil
 }
 
 // Ensure installs whatever of names is missing with apt-get,
 // non-interactively; log receives apt's output.
 func Ensure(names []string, log io.Writer) error {
-	missing, err := Missing(names)
-	if err != nil || len(missing) == 0 {
-		return err
+	missing := Missing(names)
+	if len(missing) == 0 {
+		return nil
 	}
 	fmt.Fprintf(log, "installing Debian packages: %s\n", strings.Join(missing, " "))
 	env := append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
@@ -56,7 +126,7 @@ func Ensure(names []string, log io.Writer) error {
 	if err := install.Run(); err != nil {
 		return fmt.Errorf("apt-get install %s: %w", strings.Join(missing, " "), err)
 	}
-	if still, _ := Missing(names); len(still) > 0 {
+	if still := Missing(names); len(still) > 0 {
 		return fmt.Errorf("packages still missing after apt-get install: %s", strings.Join(still, " "))
 	}
 	return nil

@@ -34,11 +34,8 @@ const (
 	// CiliumHealthPort is the agent's healthz port (its default), bound to
 	// 127.0.0.1 by the agent.
 	CiliumHealthPort = 9879
-	// ciliumClang is the package of the clang the agent compiles its BPF
-	// datapath with at run time: Cilium 1.20 needs clang+LLVM >= 18.1;
-	// Debian 12's default clang is 14, its clang-19 is 19.1.7, the LLVM
-	// Cilium's own images ship.
-	ciliumClang    = "clang-19"
+	// ciliumLLVMPath holds the clang and llc the agent compiles its BPF
+	// datapath with at run time (debpkg's clang-19).
 	ciliumLLVMPath = "/usr/lib/llvm-19/bin"
 	// ciliumRunDir is hard-coded in the agent (its API socket, which the
 	// CNI plugin dials, the shell and monitor sockets, the pid file).
@@ -70,8 +67,8 @@ func (Cilium) src(env Env) string {
 // plugin from a copy of Cilium's module, with gobgp replaced (above).
 func (Cilium) Build(ctx context.Context, env Env) error {
 	b := env.Builder
-	if err := debpkg.Ensure([]string{ciliumClang}, b.Log); err != nil {
-		return fmt.Errorf("cilium needs %s: %w", ciliumClang, err)
+	if err := debpkg.EnsureFor(debpkg.Cilium, b.Log); err != nil {
+		return err
 	}
 	_, err := b.Module(ctx, gobuild.ModuleBuild{
 		Module:  ciliumModule,
