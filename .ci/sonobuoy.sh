@@ -10,7 +10,9 @@
 # The plugin's verdict must match NETPOL_EXPECT_STATUS (passed, or failed
 # for an enforcer that enforces nothing: default failed for `none`, passed
 # otherwise). Extra `sonobuoy run` flags, e.g. --plugin-env, go in
-# SONOBUOY_RUN_FLAGS. The results tarball is left in _output/sonobuoy/ENFORCER.
+# SONOBUOY_RUN_FLAGS. NETPOL_PLUGIN_ARCHIVE runs the plugin image in that
+# docker-archive (`local build-image`'s) instead of the one assembled in Go.
+# The results tarball is left in _output/sonobuoy/ENFORCER.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOSUMDB=off # the checksum database is unreachable here; go.sum is authoritative
@@ -40,6 +42,7 @@ rm -rf "$out"
 start=$(date +%s)
 run_flags=()
 for f in ${SONOBUOY_RUN_FLAGS:-}; do run_flags+=("--sonobuoy-flag=$f"); done
+[ -z "${NETPOL_PLUGIN_ARCHIVE:-}" ] || run_flags+=("--plugin-archive=$NETPOL_PLUGIN_ARCHIVE")
 # local run exits 0 when the plugin passed, 3 when it failed and all else
 # worked (its teardown included), 1 on any other error.
 rc=0

@@ -96,7 +96,7 @@ func (c *Cluster) InjectLeak(ctx context.Context, l Leak) error {
 	}
 	inj, ok := drv.(enforcer.LeakInjector)
 	if !ok || !rec.LeakInjection {
-		return fmt.Errorf("leak: the cluster in %s runs %s without leak injection: bring it up with `local up --enforcer calico --leak-injection` (%s)", c.opts.StateDir, rec.Enforcer, leakInjectors())
+		return fmt.Errorf("leak: the cluster in %s runs %s without leak injection: bring it up with `local up --enforcer ENFORCER --leak-injection` (%s)", c.opts.StateDir, rec.Enforcer, leakInjectors())
 	}
 	chain := inj.LeakChain()
 	if err := removeLeaks(ctx, chain); err != nil {

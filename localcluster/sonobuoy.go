@@ -7,9 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
+	"github.com/netpol-conformance/netpol-conformance/localcluster/debpkg"
 	"github.com/netpol-conformance/netpol-conformance/localcluster/gobuild"
 	"github.com/netpol-conformance/netpol-conformance/localcluster/images"
 )
@@ -71,62 +73,124 @@ func (c *Cluster) loggingBuilder() (*gobuild.Builder, *os.File, error) {
 // binary and the compiled suite) and Sonobuoy's image in Go, with no image
 // builder on the machine, and imports both into
 // the running cluster's containerd, so `sonobuoy run --plugin plugin.yaml`
-// needs no registry.
-func (c *Cluster) LoadImages(ctx context.Context) error {
+// needs no registry. With pluginArchive, the plugin image is that
+// docker-archive instead (e.g. BuildDockerfileImage's). It returns the
+// plugin image's name.
+func (c *Cluster) LoadImages(ctx context.Context, pluginArchive string) (string, error) {
 	unlock, err := c.lock()
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer unlock()
 	rec, err := c.loadRecord()
 	if err != nil {
-		return fmt.Errorf("no local cluster in %s (run `local up` first): %w", c.opts.StateDir, err)
+		return "", fmt.Errorf("no local cluster in %s (run `local up` first): %w", c.opts.StateDir, err)
 	}
 	if _, ok := c.sup.Running("containerd"); !ok {
-		return fmt.Errorf("containerd of the local cluster in %s is not running: run `local up` first", c.opts.StateDir)
+		return "", fmt.Errorf("containerd of the local cluster in %s is not running: run `local up` first", c.opts.StateDir)
 	}
 	b, log, err := c.loggingBuilder()
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer log.Close()
 
 	t0 := time.Now()
-	imageDir := filepath.Join(c.opts.RepoRoot, "_output", "image")
-	if err := c.buildImageBinaries(ctx, b, imageDir); err != nil {
-		return err
+	ref := PluginImage
+	if pluginArchive != "" {
+		if ref, err = images.ArchiveRef(pluginArchive); err != nil {
+			return "", err
+		}
+		if err := images.VerifyPlugin(pluginArchive, images.Plugin(ref, ""), runtime.GOARCH); err != nil {
+			return "", err
+		}
+	} else {
+		imageDir := filepath.Join(c.opts.RepoRoot, "_output", "image")
+		if err := c.buildImageBinaries(ctx, b, imageDir); err != nil {
+			return "", err
+		}
+		pluginArchive = c.path("images", "netpol-conformance.tar")
+		if err := os.MkdirAll(filepath.Dir(pluginArchive), 0o755); err != nil {
+			return "", fmt.Errorf("creating image dir: %w", err)
+		}
+		if err := images.Build(images.Plugin(PluginImage, imageDir), pluginArchive); err != nil {
+			return "", err
+		}
 	}
-	archive := c.path("images", "netpol-conformance.tar")
-	if err := os.MkdirAll(filepath.Dir(archive), 0o755); err != nil {
-		return fmt.Errorf("creating image dir: %w", err)
+	if err := images.Import(rec.Params.ContainerdSocket, pluginArchive); err != nil {
+		return "", err
 	}
-	if err := images.Build(images.Plugin(PluginImage, imageDir), archive); err != nil {
-		return err
-	}
-	if err := images.Import(rec.Params.ContainerdSocket, archive); err != nil {
-		return err
-	}
-	if fi, err := os.Stat(archive); err == nil {
-		c.logf("image %s loaded (%.1f MiB archive) in %s", PluginImage, float64(fi.Size())/(1<<20), time.Since(t0).Round(time.Second))
+	if fi, err := os.Stat(pluginArchive); err == nil {
+		c.logf("image %s loaded (%.1f MiB archive) in %s", ref, float64(fi.Size())/(1<<20), time.Since(t0).Round(time.Second))
 	}
 
 	t0 = time.Now()
 	bin, err := buildSonobuoy(ctx, b)
 	if err != nil {
-		return err
+		return "", err
 	}
-	archive = c.path("images", "sonobuoy.tar")
+	archive := c.path("images", "sonobuoy.tar")
 	// Sonobuoy's own image is distroless/static:nonroot plus this binary;
 	// the pods it creates mount an emptyDir at /tmp/sonobuoy and run as
 	// uid 1000, so an empty base does as well.
 	if err := images.Build(images.Binary(SonobuoyImage, bin, "/sonobuoy", "65532:65532"), archive); err != nil {
-		return err
+		return "", err
 	}
 	if err := images.Import(rec.Params.ContainerdSocket, archive); err != nil {
-		return err
+		return "", err
 	}
 	c.logf("image %s loaded in %s", SonobuoyImage, time.Since(t0).Round(time.Second))
-	return nil
+	return ref, nil
+}
+
+// DockerfileImage names the image BuildDockerfileImage builds for this
+// machine's architecture; other platforms get their architecture appended.
+const DockerfileImage = "localhost/netpol-conformance:dockerfile"
+
+// BuildDockerfileImage builds the repository's Dockerfile for platform as
+// `docker build .` would, with buildah (installed when missing) from a Go
+// builder image assembled from this machine's Go toolchain, and writes it
+// to archive (default _output/image/netpol-conformance-ARCH.tar), checked
+// to be the plugin image. It needs no cluster. It returns the archive.
+func (c *Cluster) BuildDockerfileImage(ctx context.Context, platform, archive string) (string, error) {
+	if err := debpkg.EnsureFor(debpkg.ImageBuild, c.opts.Out); err != nil {
+		return "", err
+	}
+	_, arch, _ := strings.Cut(platform, "/")
+	ref := DockerfileImage
+	if arch != runtime.GOARCH {
+		ref += "-" + arch
+	}
+	if archive == "" {
+		archive = filepath.Join(c.opts.RepoRoot, "_output", "image", "netpol-conformance-"+arch+".tar")
+	}
+	if err := os.MkdirAll(filepath.Dir(archive), 0o755); err != nil {
+		return "", fmt.Errorf("creating %s: %w", filepath.Dir(archive), err)
+	}
+	if err := os.MkdirAll(c.path("logs"), 0o755); err != nil {
+		return "", fmt.Errorf("creating the log dir: %w", err)
+	}
+	logPath := c.path("logs", "build-image.log")
+	log, err := os.Create(logPath)
+	if err != nil {
+		return "", fmt.Errorf("opening the build log: %w", err)
+	}
+	defer log.Close()
+	t0 := time.Now()
+	c.logf("building the Dockerfile for %s as %s with buildah (log: %s)", platform, ref, logPath)
+	d := images.Dockerfile{
+		Context: c.opts.RepoRoot, Platform: platform, Ref: ref,
+		Version: checkoutVersion(c.opts.RepoRoot), Archive: archive, Log: log,
+	}
+	if err := d.Build(ctx); err != nil {
+		return "", fmt.Errorf("building the Dockerfile (see %s): %w", logPath, err)
+	}
+	fi, err := os.Stat(archive)
+	if err != nil {
+		return "", err
+	}
+	c.logf("image %s built from the Dockerfile and checked (%.1f MiB archive) in %s", ref, float64(fi.Size())/(1<<20), time.Since(t0).Round(time.Second))
+	return archive, nil
 }
 
 // buildImageBinaries puts the static binaries of the plugin image into dir:

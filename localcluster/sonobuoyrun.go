@@ -28,6 +28,8 @@ type SonobuoyRun struct {
 	// CNI is passed as NETPOL_CNI when set; empty leaves the suite to
 	// detect the enforcer.
 	CNI string
+	// PluginImage, when set, replaces plugin.yaml's image (--plugin-image).
+	PluginImage string
 	// Args are extra `sonobuoy run` flags.
 	Args []string
 	// OutDir receives the retrieved tarball.
@@ -71,6 +73,9 @@ func (r SonobuoyRun) Run(ctx context.Context) (res *SonobuoyResult, err error) {
 	args := []string{"run", kube, "--plugin", r.PluginFile, "--skip-preflight=dnscheck"}
 	if r.CNI != "" {
 		args = append(args, "--plugin-env", PluginName+".NETPOL_CNI="+r.CNI)
+	}
+	if r.PluginImage != "" {
+		args = append(args, "--plugin-image", PluginName+":"+r.PluginImage)
 	}
 	args = append(args, r.Args...)
 	defer func() {

@@ -243,3 +243,11 @@ func (r *Run) planned(name string) bool {
 
 // Finished reports whether the run recorded the end of its specs.
 func (r *Run) Finished() bool { return r.End != nil }
+
+// Summary is the one line a Message is read by: its first line. Ginkgo's
+// failure messages can run to several lines; the record, JUnit and
+// Sonobuoy show only this one and keep the rest in Detail.
+func Summary(message string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(message), "\n")
+	return line
+}

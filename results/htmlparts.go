@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/netpol-conformance/netpol-conformance/record"
 )
 
 // Why is what a departing cell shows next to its verdict: the profile's
@@ -28,7 +30,7 @@ func whyOf(c *Case) *Why {
 	var w Why
 	switch c.Verdict {
 	case KnownDeviation, Fixed:
-		msg := firstLine(c.Message)
+		msg := record.Summary(c.Message)
 		// "known-deviation of cilium v1.20.2 (profiles/cilium.yaml, …): what it does. See URL"
 		if i := strings.Index(msg, "): "); i >= 0 && strings.Contains(msg[:i], "profiles/") {
 			msg = msg[i+3:]
@@ -36,7 +38,7 @@ func whyOf(c *Case) *Why {
 		w.Link = upstreamLink.FindString(msg)
 		w.Full = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(strings.Replace(msg, w.Link, "", 1)), "See"))
 	case Fail, NotRun:
-		w.Full = firstLine(c.Message)
+		w.Full = record.Summary(c.Message)
 		if cell := firstWrongCell(c.Detail); cell != "" {
 			w.Full += " — " + cell
 		}
@@ -81,11 +83,6 @@ func firstWrongCell(detail string) string {
 		return out
 	}
 	return ""
-}
-
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
-	return line
 }
 
 // RollUp is the verdicts of one family in one run.

@@ -59,7 +59,7 @@ func journalSpec() {
 	case report.State == types.SpecStateFailed && c.Outcome == record.Departed:
 	case report.Failed():
 		c.Outcome = record.Errored
-		c.Message = fmt.Sprintf("%s: %s", report.State, firstLine(report.Failure.Message))
+		c.Message = fmt.Sprintf("%s: %s", report.State, record.Summary(report.Failure.Message))
 		c.Detail = fmt.Sprintf("%s in %s at %s\n%s", report.State, report.Failure.FailureNodeType, report.Failure.Location, report.Failure.Message)
 	default:
 		c.Outcome = record.Passed
@@ -70,11 +70,6 @@ func journalSpec() {
 	if err := journal.Append(record.Entry{Case: c}); err != nil {
 		framework.Failf("recording %s: %v", c.Name, err)
 	}
-}
-
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
-	return line
 }
 
 // Ordered: the specs share one topology, created once. ContinueOnFailure:

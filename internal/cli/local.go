@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,8 +19,18 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netpol-conformance/netpol-conformance/localcluster"
+	"github.com/netpol-conformance/netpol-conformance/localcluster/debpkg"
 	"github.com/netpol-conformance/netpol-conformance/localcluster/enforcer"
 )
+
+// debpkgUses names every debpkg.Use, for help and completion.
+func debpkgUses() []string {
+	names := make([]string, len(debpkg.Uses))
+	for i, u := range debpkg.Uses {
+		names[i] = string(u)
+	}
+	return names
+}
 
 const modulePath = "github.com/netpol-conformance/netpol-conformance"
 
@@ -133,13 +145,16 @@ NetworkPolicy enforcer as host processes (Linux, root). See docs/local-cluster.m
 			return err
 		},
 	}
+	var loadArchive string
 	loadImages := &cobra.Command{
 		Use:   "load-images",
 		Short: "Build the plugin image and Sonobuoy's image (in Go, no image builder) and load both into the cluster",
 		Long: `load-images compiles netpol-conformance and the suite into _output/image/, builds
 the image the Dockerfile's final stage describes, in Go, as ` + localcluster.PluginImage + `, builds Sonobuoy
 ` + localcluster.SonobuoyVersion + ` from its Go module into _output/bin/sonobuoy and its image
-` + localcluster.SonobuoyImage + `, and imports both images into the running cluster's containerd.`,
+` + localcluster.SonobuoyImage + `, and imports both images into the running cluster's containerd.
+With --plugin-archive, the plugin image is that docker-archive instead (as
+'local build-image' writes it), checked to be the plugin image.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := cluster(cmd, "")
@@ -148,9 +163,103 @@ the image the Dockerfile's final stage describes, in Go, as ` + localcluster.Plu
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return c.LoadImages(ctx)
+			ref, err := c.LoadImages(ctx, loadArchive)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(cmd.OutOrStdout(), ref)
+			return err
 		},
 	}
+	loadImages.Flags().StringVar(&loadArchive, "plugin-archive", "", "docker-archive of the plugin image to load instead of building it in Go")
+
+	var (
+		buildPlatform string
+		buildOut      string
+	)
+	buildImage := &cobra.Command{
+		Use:   "build-image",
+		Short: "Build the repository's Dockerfile here, as 'docker build .' would, with no Docker engine or registry",
+		Long: `build-image builds the Dockerfile at the repository root with buildah (installed from
+apt when missing), from a Go builder image it assembles from this machine's
+own Go toolchain (the BUILDER build argument; no registry is needed to pull
+golang:1.26), for --platform. It writes the image as a docker-archive to --out,
+checks that it holds the plugin image (its three static binaries, built for
+the platform, non-root, the entrypoint), and prints the archive's path. Load it
+into the local cluster with 'local run --plugin-archive' or
+'local load-images --plugin-archive'. Needs root (buildah's storage).`,
+		Example: `  sudo netpol-conformance local build-image
+  sudo netpol-conformance local build-image --platform linux/arm64 --out arm64.tar`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if os.Geteuid() != 0 {
+				return errors.New("local build-image must run as root: buildah keeps its images in /var/lib/containers")
+			}
+			c, err := cluster(cmd, "")
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			archive, err := c.BuildDockerfileImage(ctx, buildPlatform, buildOut)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(cmd.OutOrStdout(), archive)
+			return err
+		},
+	}
+	buildImage.Flags().StringVar(&buildPlatform, "platform", "linux/"+runtime.GOARCH, "target platform: linux/amd64 or linux/arm64")
+	buildImage.Flags().StringVar(&buildOut, "out", "", "the docker-archive to write (default <repo>/_output/image/netpol-conformance-ARCH.tar)")
+
+	var toolsInstall bool
+	tools := &cobra.Command{
+		Use:   "tools [USE...]",
+		Short: "List the external tools the project runs (Debian packages), or install them",
+		Long: `tools prints every external tool the project runs, as the Debian package that
+provides it, what it is for and whether it is installed: the one list
+(localcluster/debpkg) each command installs from on first use. With
+--install, it installs what the given uses need (every use when none is
+given) with apt-get. Uses: ` + strings.Join(debpkgUses(), ", ") + `.`,
+		Example: `  netpol-conformance local tools
+  sudo netpol-conformance local tools --install browser-test`,
+		ValidArgs: debpkgUses(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			uses := debpkg.Uses
+			if len(args) > 0 {
+				uses = nil
+				for _, a := range args {
+					u, err := debpkg.ParseUse(a)
+					if err != nil {
+						return err
+					}
+					uses = append(uses, u)
+				}
+			}
+			if toolsInstall {
+				for _, u := range uses {
+					if err := debpkg.EnsureFor(u, cmd.ErrOrStderr()); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "PACKAGE\tUSE\tINSTALLED\tPROVIDES")
+			for _, p := range debpkg.Packages {
+				if !slices.Contains(uses, p.Use) {
+					continue
+				}
+				installed := "yes"
+				if len(debpkg.Missing([]string{p.Name})) > 0 {
+					installed = "no"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Name, p.Use, installed, p.Provides)
+			}
+			return tw.Flush()
+		},
+	}
+	tools.Flags().BoolVar(&toolsInstall, "install", false, "install what is missing (root)")
 	buildSonobuoy := &cobra.Command{
 		Use:   "build-sonobuoy",
 		Short: "Build the pinned Sonobuoy CLI from its Go module and print its path",
@@ -225,6 +334,7 @@ enforcer build can run while another cluster is up.`,
 		runKeep        bool
 		runWait        time.Duration
 		runFlags       []string
+		runArchive     string
 	)
 	run := &cobra.Command{
 		Use:   "run",
@@ -253,12 +363,8 @@ and everything else worked, 1 when anything else went wrong. Linux and root.`,
 				return err
 			}
 			// Never tear down what this command did not bring up.
-			if st, err := c.Status(); err == nil {
-				for _, comp := range st.Components {
-					if comp.Running {
-						return fmt.Errorf("a local cluster is already running in %s (%s, ...): `local down` it first, or give local run another --state-dir", c.StateDir(), comp.Name)
-					}
-				}
+			if live := c.LiveComponents(); len(live) > 0 {
+				return fmt.Errorf("a local cluster is already running in %s (%s): `local down` it first, or give local run another --state-dir", c.StateDir(), strings.Join(live, ", "))
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 			defer stop()
@@ -273,7 +379,8 @@ and everything else worked, 1 when anything else went wrong. Linux and root.`,
 			if err := c.Up(ctx); err != nil {
 				return fmt.Errorf("local up: %w", err)
 			}
-			if err := c.LoadImages(ctx); err != nil {
+			pluginImage, err := c.LoadImages(ctx, runArchive)
+			if err != nil {
 				return err
 			}
 			sonobuoy, err := c.BuildSonobuoy(ctx)
@@ -291,6 +398,11 @@ and everything else worked, 1 when anything else went wrong. Linux and root.`,
 			sr := localcluster.SonobuoyRun{
 				Sonobuoy: sonobuoy, Kubeconfig: c.KubeconfigPath(), PluginFile: c.PluginFile(),
 				Args: runFlags, OutDir: out, Wait: runWait, Poll: 5 * time.Second, Out: cmd.OutOrStdout(),
+			}
+			if runArchive != "" {
+				// The one image knob a user gives: the agent pods run the
+				// plugin pod's own image.
+				sr.PluginImage = pluginImage
 			}
 			if _, visible := drv.(enforcer.Visible); !visible {
 				sr.CNI = enforcer.CNI(drv)
@@ -310,6 +422,7 @@ and everything else worked, 1 when anything else went wrong. Linux and root.`,
 	run.Flags().StringVar(&runOut, "out", "", "directory for the retrieved results (default <repo>/_output/sonobuoy/ENFORCER)")
 	run.Flags().BoolVar(&runKeep, "keep", false, "leave the cluster up afterwards")
 	run.Flags().DurationVar(&runWait, "wait", time.Hour, "bound on the Sonobuoy run")
+	run.Flags().StringVar(&runArchive, "plugin-archive", "", "run the plugin image in this docker-archive (as 'local build-image' writes it), given to sonobuoy as --plugin-image only, instead of building it in Go")
 	run.Flags().StringArrayVar(&runFlags, "sonobuoy-flag", nil, "extra flag of sonobuoy run, e.g. --sonobuoy-flag=--plugin-env=netpol-conformance.NETPOL_TAGS=ipblock (repeatable)")
 
 	var leak localcluster.Leak
@@ -350,7 +463,7 @@ the fault the suite's leak statistics are measured against
 	leakCmd.Flags().StringVar(&leak.To, "to", "", "only flows to this pod address (default: any pod)")
 	leakCmd.Flags().StringVar(&leakPort, "port", "", "only flows to this PORT/PROTOCOL, TCP or UDP (default: any)")
 
-	cmd.AddCommand(up, run, down, status, kubeconfig, loadImages, buildSonobuoy, build, cni, leakCmd)
+	cmd.AddCommand(up, run, down, status, kubeconfig, loadImages, buildImage, buildSonobuoy, build, cni, leakCmd, tools)
 	return cmd
 }
 

@@ -1,0 +1,72 @@
+package images
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// VerifyPlugin is what `local build-image` trusts to say the Dockerfile
+// built the plugin image: it must pass the image Plugin describes and name
+// each way an image can differ from it.
+func TestVerifyPlugin(t *testing.T) {
+	self, err := os.Executable() // an ELF executable for this machine's architecture
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, n := range []string{"netpol-conformance", "netpol-agent", "netpol-suite"} {
+		if err := os.Symlink(self, filepath.Join(dir, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script := filepath.Join(dir, "script")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	other := map[string]string{"amd64": "arm64", "arm64": "amd64"}[runtime.GOARCH]
+	if other == "" {
+		t.Skipf("the plugin image is built for amd64 and arm64, not %s", runtime.GOARCH)
+	}
+	const ref = "localhost/netpol-conformance:test"
+	want := Plugin(ref, "")
+	for _, tc := range []struct {
+		name    string
+		edit    func(*Spec)
+		arch    string
+		wantErr string
+	}{
+		{name: "the plugin image", arch: runtime.GOARCH},
+		{name: "built for the other architecture", arch: other, wantErr: "platform linux/" + runtime.GOARCH + ", want linux/" + other},
+		{name: "runs as root", edit: func(s *Spec) { s.User = "" }, arch: runtime.GOARCH, wantErr: `user "", want "65532:65532"`},
+		{name: "a file missing", edit: func(s *Spec) { s.Files = s.Files[:2] }, arch: runtime.GOARCH, wantErr: "files"},
+		{name: "a file not an executable", edit: func(s *Spec) { s.Files[1].Source = script }, arch: runtime.GOARCH, wantErr: "/netpol-agent is not an ELF executable"},
+		{name: "another entrypoint", edit: func(s *Spec) { s.Entrypoint = []string{"/netpol-suite"} }, arch: runtime.GOARCH, wantErr: "entrypoint"},
+		{name: "no HOME", edit: func(s *Spec) { s.Env = nil }, arch: runtime.GOARCH, wantErr: "lacks HOME=/tmp"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := Plugin(ref, dir)
+			s.Files = append([]File(nil), s.Files...)
+			if tc.edit != nil {
+				tc.edit(&s)
+			}
+			archive := filepath.Join(t.TempDir(), "img.tar")
+			if err := Build(s, archive); err != nil {
+				t.Fatal(err)
+			}
+			// Build labels the image with the machine's architecture; the
+			// binaries decide "built for the other architecture".
+			err := VerifyPlugin(archive, want, tc.arch)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("VerifyPlugin: %v", err)
+			case tc.wantErr != "" && err == nil:
+				t.Errorf("VerifyPlugin passed, want an error with %q", tc.wantErr)
+			case tc.wantErr != "" && !strings.Contains(err.Error(), tc.wantErr):
+				t.Errorf("VerifyPlugin: %v, want %q in it", err, tc.wantErr)
+			}
+		})
+	}
+}
