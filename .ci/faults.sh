@@ -16,6 +16,27 @@ go build -o "$bin" ./cmd/netpol-conformance
 killed=""
 trap 'rc=$?; "$bin" local down || rc=1; [ -z "$killed" ] || "$bin" local down --state-dir "$killed" || rc=1; exit $rc' EXIT
 
+# A host with netfilter state of its own, as podman's or Docker's networks
+# leave it: chains of the same name in two tables, and the tables iptables-nft
+# shares with kube-proxy. `down` must keep every rule the host had and remove
+# what the cluster added (an earlier snapshot format lost the table of each
+# rule on sorting and deleted the host's own chains).
+tables_before=$(nft list tables)
+iptables -N CNI-FORWARD && iptables -N CNI-ADMIN
+iptables -A CNI-FORWARD -m comment --comment "CNI firewall plugin admin overrides" -j CNI-ADMIN
+iptables -A FORWARD -m comment --comment "CNI firewall plugin rules" -j CNI-FORWARD
+iptables -t nat -N CNI-FORWARD && iptables -t nat -A POSTROUTING -j CNI-FORWARD
+own=$(iptables-save | grep -c CNI)
+"$bin" local up --enforcer none </dev/null
+"$bin" local down </dev/null
+[ "$(iptables-save | grep -c CNI)" = "$own" ] || { echo "local down changed the host's own iptables chains"; iptables-save; exit 1; }
+iptables -D FORWARD -m comment --comment "CNI firewall plugin rules" -j CNI-FORWARD
+iptables -F CNI-FORWARD && iptables -X CNI-FORWARD && iptables -X CNI-ADMIN
+iptables -t nat -D POSTROUTING -j CNI-FORWARD && iptables -t nat -X CNI-FORWARD
+for t in "ip filter" "ip nat"; do
+	grep -qx "table $t" <<<"$tables_before" || nft delete table $t
+done
+
 # A run killed before `local down` (a CI timeout, a lost session) leaves
 # its guard, routes and mounts: the next `up`, from another state dir, must
 # tear that cluster down from its own snapshot and go on, not refuse.

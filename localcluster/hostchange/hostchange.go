@@ -139,21 +139,29 @@ func CleanNetfilter(before *hoststate.Snapshot) error {
 			errs = append(errs, fmt.Errorf("%s-restore of the undo script:\n%s: %w", tool, script, err))
 		}
 	}
-	had := map[string]bool{}
-	for _, l := range before.Nftables {
-		if t, ok := tableOf(l); ok {
-			had[t] = true
-		}
+	had := set(before.Nftables)
+	now := map[string]bool{}
+	if out, err := exec.Command("nft", "-s", "list", "ruleset").Output(); err == nil {
+		now = set(hoststate.NormalizeNftables(string(out)))
 	}
-	if out, err := exec.Command("nft", "list", "tables").Output(); err == nil {
-		for _, l := range strings.Split(string(out), "\n") {
-			t := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), "table "))
-			if t == "" || had[t] || !iptablesCompatTables[t] {
-				continue
-			}
-			f := strings.Fields(t)
+	for block := range now {
+		t, chain, ok := tableBlock(block)
+		if !ok || !iptablesCompatTables[t] {
+			continue
+		}
+		f := strings.Fields(t)
+		switch {
+		case chain == "" && !had[block]:
+			// A table iptables-nft created for the cluster goes whole.
 			if err := run("nft", "delete", "table", f[0], f[1]); err != nil {
 				errs = append(errs, fmt.Errorf("deleting nftables table %s: %w", t, err))
+			}
+		case chain != "" && had["table "+t] && !had[block] && emptyChain(now, block):
+			// A built-in chain iptables-nft added to a table the host
+			// already had (kube-proxy's INPUT in podman's filter table):
+			// the undo script emptied it, and iptables cannot delete it.
+			if err := run("nft", "delete", "chain", f[0], f[1], chain); err != nil {
+				errs = append(errs, fmt.Errorf("deleting nftables chain %s %s: %w", t, chain, err))
 			}
 		}
 	}
@@ -176,19 +184,19 @@ func CleanNetfilter(before *hoststate.Snapshot) error {
 
 // UndoScript returns an iptables-restore --noflush script that deletes the
 // rules of now (iptables-save output) that before (its normalized lines,
-// see hoststate) lacks, then flushes and deletes the chains before lacks.
-// Rules are deleted by their exact iptables-save spelling, so quoting
-// survives untouched.
+// "*TABLE LINE", see hoststate) lacks, then flushes and deletes the chains
+// before lacks. Rules are deleted by their exact iptables-save spelling, so
+// quoting survives untouched.
 func UndoScript(before []string, now string) string {
 	had := map[string]bool{}
-	table := ""
 	for _, l := range before {
-		if strings.HasPrefix(l, "*") {
-			table = l
+		table, rest, ok := strings.Cut(l, " ")
+		if !ok || !strings.HasPrefix(table, "*") {
 			continue
 		}
-		had[table+"\x00"+chainDecl(l)] = true
+		had[table+"\x00"+chainDecl(rest)] = true
 	}
+	table := ""
 	var b strings.Builder
 	table = ""
 	var dels, flushes, removes []string
@@ -246,16 +254,32 @@ func chainDecl(l string) string {
 	return l
 }
 
-func tableOf(rulesetLine string) (string, bool) {
-	l := strings.TrimSpace(rulesetLine)
-	if !strings.HasPrefix(l, "table ") {
-		return "", false
+// tableBlock parses a block line of hoststate.NormalizeNftables: "table
+// FAMILY NAME" gives the table, "table FAMILY NAME chain CHAIN" the table
+// and chain; anything else is not a table or chain block.
+func tableBlock(block string) (table, chain string, ok bool) {
+	if strings.Contains(block, ":") {
+		return "", "", false
 	}
-	f := strings.Fields(strings.TrimSuffix(l, "{"))
-	if len(f) < 3 {
-		return "", false
+	f := strings.Fields(block)
+	switch {
+	case len(f) == 3 && f[0] == "table":
+		return f[1] + " " + f[2], "", true
+	case len(f) == 5 && f[0] == "table" && f[3] == "chain":
+		return f[1] + " " + f[2], f[4], true
 	}
-	return f[1] + " " + f[2], true
+	return "", "", false
+}
+
+// emptyChain reports whether the normalized ruleset holds nothing in the
+// chain block but its hook declaration.
+func emptyChain(ruleset map[string]bool, block string) bool {
+	for l := range ruleset {
+		if rest, ok := strings.CutPrefix(l, block+": "); ok && !strings.HasPrefix(rest, "type ") {
+			return false
+		}
+	}
+	return true
 }
 
 func linesWithPrefix(ls []string, p string) []string {

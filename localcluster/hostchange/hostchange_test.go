@@ -5,9 +5,16 @@ import (
 )
 
 func TestUndoScript(t *testing.T) {
+	// As hoststate records it: table-qualified and sorted. A chain of the
+	// same name in two tables (CNI-FORWARD, which podman's CNI network
+	// leaves in filter, and one in nat) must not be confused: an earlier
+	// format lost the table on sorting and deleted the host's own chains.
 	before := []string{
-		"*filter", ":INPUT ACCEPT [-]", ":FORWARD ACCEPT [-]", ":OUTPUT ACCEPT [-]", ":DOCKER-USER - [-]",
-		"-A FORWARD -j DOCKER-USER", "COMMIT",
+		"*filter -A CNI-FORWARD -m comment --comment \"CNI firewall plugin admin overrides\" -j CNI-ADMIN",
+		"*filter -A FORWARD -j DOCKER-USER",
+		"*filter :CNI-ADMIN - [-]", "*filter :CNI-FORWARD - [-]",
+		"*filter :DOCKER-USER - [-]", "*filter :FORWARD ACCEPT [-]", "*filter :INPUT ACCEPT [-]", "*filter :OUTPUT ACCEPT [-]",
+		"*nat :POSTROUTING ACCEPT [-]",
 	}
 	tests := []struct {
 		name string
@@ -36,6 +43,22 @@ COMMIT
 -X KUBE-POD-FW-ABC
 COMMIT
 `},
+		{"the host's own chains in filter, a same-named one new in nat", `*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:CNI-ADMIN - [0:0]
+:CNI-FORWARD - [0:0]
+:DOCKER-USER - [0:0]
+-A FORWARD -j DOCKER-USER
+-A CNI-FORWARD -m comment --comment "CNI firewall plugin admin overrides" -j CNI-ADMIN
+COMMIT
+*nat
+:POSTROUTING ACCEPT [0:0]
+:CNI-FORWARD - [0:0]
+-A POSTROUTING -j CNI-FORWARD
+COMMIT
+`, "*nat\n-D POSTROUTING -j CNI-FORWARD\n-F CNI-FORWARD\n-X CNI-FORWARD\nCOMMIT\n"},
 		{"table that did not exist", "*nat\n:PREROUTING ACCEPT [0:0]\n:KUBE-SERVICES - [0:0]\n-A PREROUTING -j KUBE-SERVICES\nCOMMIT\n",
 			"*nat\n-F PREROUTING\n-F KUBE-SERVICES\n-X KUBE-SERVICES\nCOMMIT\n"},
 	}
@@ -82,5 +105,35 @@ func TestParseGuardOwner(t *testing.T) {
 				t.Errorf("parseGuardOwner = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestTableBlockAndEmptyChain(t *testing.T) {
+	for _, tt := range []struct {
+		block, table, chain string
+		ok                  bool
+	}{
+		{"table ip filter", "ip filter", "", true},
+		{"table ip filter chain INPUT", "ip filter", "INPUT", true},
+		{"table ip filter chain INPUT: type filter hook input priority filter; policy accept;", "", "", false},
+		{"table inet guard set ports", "", "", false},
+	} {
+		table, chain, ok := tableBlock(tt.block)
+		if table != tt.table || chain != tt.chain || ok != tt.ok {
+			t.Errorf("tableBlock(%q) = %q, %q, %v; want %q, %q, %v", tt.block, table, chain, ok, tt.table, tt.chain, tt.ok)
+		}
+	}
+	ruleset := set([]string{
+		"table ip filter chain INPUT",
+		"table ip filter chain INPUT: type filter hook input priority filter; policy accept;",
+		"table ip filter chain FORWARD",
+		"table ip filter chain FORWARD: type filter hook forward priority filter; policy accept;",
+		"table ip filter chain FORWARD: counter jump CNI-FORWARD",
+	})
+	if !emptyChain(ruleset, "table ip filter chain INPUT") {
+		t.Error("INPUT holds only its hook: empty")
+	}
+	if emptyChain(ruleset, "table ip filter chain FORWARD") {
+		t.Error("FORWARD holds a rule: not empty")
 	}
 }

@@ -93,7 +93,7 @@ func Capture() (*Snapshot, error) {
 	r6, _ := run("ip", "-6", "route", "show", "table", "all")
 	s.Routes = normalizeRoutes(r4 + r6)
 	if out, err := run("nft", "-s", "list", "ruleset"); err == nil {
-		s.Nftables = lines(out)
+		s.Nftables = NormalizeNftables(out)
 	}
 	for _, tool := range []string{"iptables-save", "ip6tables-save"} {
 		if out, err := run(tool); err == nil {
@@ -296,14 +296,21 @@ func normalizeRoutes(out string) []string {
 
 var counters = regexp.MustCompile(`\[\d+:\d+\]`)
 
-// normalizeIptables drops comments and packet counters from iptables-save.
+// normalizeIptables drops comments and packet counters from iptables-save
+// and qualifies each chain and rule with its table ("*filter -A FORWARD
+// ..."), so that the snapshot, a sorted set, still says which table a rule
+// is in: the same chain name exists in several tables.
 func normalizeIptables(out string) []string {
 	var r []string
+	table := ""
 	for _, l := range lines(out) {
-		if strings.HasPrefix(l, "#") {
-			continue
+		switch {
+		case strings.HasPrefix(l, "#") || l == "COMMIT":
+		case strings.HasPrefix(l, "*"):
+			table = l
+		default:
+			r = append(r, table+" "+counters.ReplaceAllString(l, "[-]"))
 		}
-		r = append(r, counters.ReplaceAllString(l, "[-]"))
 	}
 	return r
 }
@@ -341,6 +348,30 @@ func mountPoints(mountinfo string) []string {
 			continue
 		}
 		r = append(r, f[4]+" "+f[sep+1])
+	}
+	return r
+}
+
+// NormalizeNftables turns `nft -s list ruleset` into lines that each name
+// the blocks they are in ("table ip filter chain FORWARD: counter jump
+// CNI-FORWARD"), with one line per block ("table ip filter chain FORWARD"):
+// the snapshot is a sorted set, and a bare "chain INPUT {" would not say
+// which table it belongs to.
+func NormalizeNftables(out string) []string {
+	var r, blocks []string
+	for _, l := range lines(out) {
+		l = strings.TrimSpace(l)
+		switch {
+		case l == "}":
+			if len(blocks) > 0 {
+				blocks = blocks[:len(blocks)-1]
+			}
+		case strings.HasSuffix(l, "{"):
+			blocks = append(blocks, strings.TrimSpace(strings.TrimSuffix(l, "{")))
+			r = append(r, strings.Join(blocks, " "))
+		default:
+			r = append(r, strings.Join(blocks, " ")+": "+l)
+		}
 	}
 	return r
 }

@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -48,6 +50,12 @@ func (d Dockerfile) Build(ctx context.Context) error {
 	if !ok || goos != "linux" || (arch != "amd64" && arch != "arm64") {
 		return fmt.Errorf("platform %q: want linux/amd64 or linux/arm64", d.Platform)
 	}
+	// buildah initialises its network backend even for --network host and
+	// none, leaving /etc/cni/net.d/cni.lock; a machine that had no /etc/cni
+	// gets none left behind.
+	if _, err := os.Stat(cniConfigRoot); errors.Is(err, os.ErrNotExist) {
+		defer removeIfOnly(cniConfigRoot, "net.d/cni.lock", d.Log)
+	}
 	builder, err := d.goBuilder(ctx)
 	if err != nil {
 		return fmt.Errorf("the Go builder image: %w", err)
@@ -75,6 +83,28 @@ func (d Dockerfile) Build(ctx context.Context) error {
 		return err
 	}
 	return VerifyPlugin(d.Archive, Plugin(d.Ref, ""), arch)
+}
+
+// cniConfigRoot is where buildah's network backend looks for CNI networks.
+const cniConfigRoot = "/etc/cni"
+
+// removeIfOnly removes dir when it holds nothing but the file rel (and
+// its parent directories); anything else there is someone else's.
+func removeIfOnly(dir, rel string, log io.Writer) {
+	var found []string
+	_ = filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			found = append(found, p)
+		}
+		return nil
+	})
+	if len(found) > 1 || (len(found) == 1 && found[0] != filepath.Join(dir, rel)) {
+		fmt.Fprintf(log, "leaving %s: it holds %s\n", dir, strings.Join(found, ", "))
+		return
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		fmt.Fprintf(log, "removing %s: %v\n", dir, err)
+	}
 }
 
 // goBuilder returns the builder image of this machine's Go toolchain,

@@ -70,3 +70,34 @@ func TestVerifyPlugin(t *testing.T) {
 		})
 	}
 }
+
+func TestRemoveIfOnly(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		files   []string
+		removed bool
+	}{
+		{name: "only the lock", files: []string{"net.d/cni.lock"}, removed: true},
+		{name: "empty", removed: true},
+		{name: "someone's network too", files: []string{"net.d/cni.lock", "net.d/87-podman.conflist"}},
+		{name: "another file", files: []string{"net.d/10-mine.conf"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "cni")
+			if err := os.MkdirAll(filepath.Join(dir, "net.d"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range tc.files {
+				if err := os.WriteFile(filepath.Join(dir, f), nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var log strings.Builder
+			removeIfOnly(dir, "net.d/cni.lock", &log)
+			_, err := os.Stat(dir)
+			if gone := os.IsNotExist(err); gone != tc.removed {
+				t.Errorf("removed = %v, want %v (log: %s)", gone, tc.removed, log.String())
+			}
+		})
+	}
+}
