@@ -35,8 +35,7 @@ trap 'rc=$?; "$bin" local down || rc=1; exit $rc' EXIT
 # The README's command. It names the enforcer with NETPOL_CNI as a user
 # would for one detection cannot see (a host process), except Calico, whose
 # CRDs and ClusterInformation are in the cluster: the suite must detect it
-# on its own. The local cluster has no CoreDNS: the DNS preflight is
-# skipped.
+# on its own.
 cni=$("$bin" local cni --enforcer "$enforcer")
 rm -rf "$out"
 start=$(date +%s)

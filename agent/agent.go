@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/net/dns/dnsmessage"
 )
 
 // Outcome of one probe.
@@ -172,6 +174,8 @@ type Result struct {
 	// and those answered.
 	Flows    int `json:"flows,omitempty"`
 	Answered int `json:"answered,omitempty"`
+	// raw is what the peer sent, for dnsReply to decode.
+	raw []byte
 }
 
 // Identity is the line Serve answers with: "namespace/name".
@@ -343,6 +347,7 @@ func probeStream(ctx context.Context, t Target) Result {
 		if _, err := conn.Write(append([]byte{byte(len(q) >> 8), byte(len(q))}, q...)); err != nil {
 			return Result{Outcome: Error, Detail: fmt.Sprintf("connected but could not send the query: %v", err)}
 		}
+		return dnsReply(readReply(ctx, conn), true)
 	}
 	return readReply(ctx, conn)
 }
@@ -440,7 +445,7 @@ func queryDNS(ctx context.Context, conn net.Conn) Result {
 			return Result{Outcome: classify(err), Detail: err.Error()}
 		}
 		actx, cancel := context.WithDeadline(ctx, deadline.Add(-time.Duration(dnsAttempts-1-i)*slice))
-		last = readReply(actx, conn)
+		last = dnsReply(readReply(actx, conn), false)
 		cancel()
 		if last.Outcome != DeniedTimeout {
 			return last
@@ -448,6 +453,55 @@ func queryDNS(ctx context.Context, conn net.Conn) Result {
 	}
 	last.Detail = fmt.Sprintf("%d DNS queries unanswered: %s", dnsAttempts, last.Detail)
 	return last
+}
+
+// dnsReply says what a DNS answer held ("NOERROR A 10.96.0.1"): the cell is
+// allowed whatever the answer, but a report and the local cluster's smoke
+// test can then tell a resolved name from a server that only answered.
+func dnsReply(r Result, tcp bool) Result {
+	if r.Outcome != Allowed || r.raw == nil {
+		return r
+	}
+	msg := r.raw
+	if tcp && len(msg) >= 2 {
+		msg = msg[2:]
+	}
+	var p dnsmessage.Parser
+	h, err := p.Start(msg)
+	if err != nil {
+		r.Reply = fmt.Sprintf("%s (not a DNS message: %v)", r.Reply, err)
+		return r
+	}
+	_ = p.SkipAllQuestions()
+	rcode, ok := rcodeNames[h.RCode]
+	if !ok {
+		rcode = h.RCode.String()
+	}
+	parts := []string{rcode}
+	for {
+		a, err := p.AnswerHeader()
+		if err != nil {
+			break
+		}
+		if a.Type != dnsmessage.TypeA {
+			_ = p.SkipAnswer()
+			continue
+		}
+		rr, err := p.AResource()
+		if err != nil {
+			break
+		}
+		parts = append(parts, "A "+net.IP(rr.A[:]).String())
+	}
+	r.Reply = strings.Join(parts, " ")
+	return r
+}
+
+// rcodeNames are the response codes as dig and the RFCs spell them.
+var rcodeNames = map[dnsmessage.RCode]string{
+	dnsmessage.RCodeSuccess: "NOERROR", dnsmessage.RCodeFormatError: "FORMERR",
+	dnsmessage.RCodeServerFailure: "SERVFAIL", dnsmessage.RCodeNameError: "NXDOMAIN",
+	dnsmessage.RCodeNotImplemented: "NOTIMP", dnsmessage.RCodeRefused: "REFUSED",
 }
 
 // readReply reads the identity line. After a TCP connect any failure is an
@@ -461,9 +515,9 @@ func readReply(ctx context.Context, conn net.Conn) Result {
 	n, err := conn.Read(buf)
 	switch {
 	case n > 0 && !utf8.Valid(buf[:n]):
-		return Result{Outcome: Allowed, Reply: fmt.Sprintf("%d bytes", n)}
+		return Result{Outcome: Allowed, Reply: fmt.Sprintf("%d bytes", n), raw: buf[:n]}
 	case n > 0:
-		return Result{Outcome: Allowed, Reply: strings.TrimSpace(string(buf[:n]))}
+		return Result{Outcome: Allowed, Reply: strings.TrimSpace(string(buf[:n])), raw: buf[:n]}
 	case err == nil:
 		return Result{Outcome: Error, Detail: "empty reply"}
 	case conn.LocalAddr().Network() == "udp" && classify(err) != Error:

@@ -59,6 +59,8 @@ func dnsServer(t *testing.T, drop int) string {
 			}
 			reply := append([]byte{}, buf[:n]...)
 			reply[2], reply[3] = 0x81, 0x80 // a response, no error
+			reply[7] = 1                    // one answer: the Service's address
+			reply = append(reply, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 10, 96, 0, 1)
 			_, _ = pc.WriteTo(reply, addr)
 		}
 	}()
@@ -87,6 +89,9 @@ func TestDNSProbe(t *testing.T) {
 			r := Probe(context.Background(), target, 900*time.Millisecond)
 			if r.Outcome != tt.want {
 				t.Fatalf("outcome %s (%s), want %s", r.Outcome, r.Detail, tt.want)
+			}
+			if tt.want == Allowed && r.Reply != "NOERROR A 10.96.0.1" {
+				t.Errorf("reply %q, want the answer decoded: NOERROR A 10.96.0.1", r.Reply)
 			}
 			if tt.want == DeniedTimeout && !strings.Contains(r.Detail, "DNS queries unanswered") {
 				t.Errorf("detail %q does not say the queries went unanswered", r.Detail)

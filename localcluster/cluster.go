@@ -145,6 +145,7 @@ func (c *Cluster) params(uplink, nodeIP string) render.Params {
 	return render.Params{
 		NodeName: NodeName, NodeIP: nodeIP, Uplink: uplink,
 		ClusterCIDR: ClusterCIDR, NodePodCIDR: NodePodCIDR, ServiceCIDR: ServiceCIDR,
+		ClusterDNS: DNSServiceIP, ClusterDomain: ClusterDomain,
 		Bridge: Bridge, CNIBinDir: CNIBinDir, StateDir: c.opts.StateDir,
 		ContainerdSocket:  c.path("containerd", "containerd.sock"),
 		ContainerdRoot:    c.path("containerd", "root"),

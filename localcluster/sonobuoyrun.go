@@ -70,7 +70,7 @@ type sonobuoyStatus struct {
 // and deletes Sonobuoy's namespace whatever happens.
 func (r SonobuoyRun) Run(ctx context.Context) (res *SonobuoyResult, err error) {
 	kube := "--kubeconfig=" + r.Kubeconfig
-	args := []string{"run", kube, "--plugin", r.PluginFile, "--skip-preflight=dnscheck"}
+	args := []string{"run", kube, "--plugin", r.PluginFile}
 	if r.CNI != "" {
 		args = append(args, "--plugin-env", PluginName+".NETPOL_CNI="+r.CNI)
 	}

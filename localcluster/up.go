@@ -52,7 +52,7 @@ func (c *Cluster) Up(ctx context.Context) error {
 	// Builds first: they are the slow, failure-prone part and touch nothing
 	// on the host.
 	env := c.enforcerEnv()
-	agentBin, pauseBin, err := c.build(ctx, drv, &env)
+	bins, err := c.build(ctx, drv, &env)
 	if err != nil {
 		return err
 	}
@@ -131,7 +131,7 @@ func (c *Cluster) Up(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := c.importImages(p, agentBin, pauseBin); err != nil {
+	if err := c.importImages(p, bins); err != nil {
 		return &proc.ComponentError{Component: "image import", LogPath: c.sup.LogPath("containerd"), Err: err}
 	}
 	if err := c.bootstrapRBAC(ctx); err != nil {
@@ -169,6 +169,9 @@ func (c *Cluster) Up(ctx context.Context) error {
 	if err := c.runCheckPod(ctx, 90*time.Second); err != nil {
 		return &proc.ComponentError{Component: "test pod", LogPath: c.sup.LogPath("kubelet"), Err: err}
 	}
+	if err := c.deployDNS(ctx, 90*time.Second); err != nil {
+		return &proc.ComponentError{Component: "cluster DNS", LogPath: c.sup.LogPath("kubelet"), Err: err}
+	}
 	c.logf("cluster up with enforcer %s in %s", drv.Name(), time.Since(t0).Round(time.Second))
 	c.logf("kubeconfig: %s", c.KubeconfigPath())
 	return nil
@@ -183,16 +186,19 @@ func (c *Cluster) Build(ctx context.Context) error {
 		return err
 	}
 	env := c.enforcerEnv()
-	_, _, err = c.build(ctx, drv, &env)
+	_, err = c.build(ctx, drv, &env)
 	return err
 }
 
 // build builds the Kubernetes components, the enforcer and the images'
 // binaries, logging to logs/build.log; it sets env.Builder.
-func (c *Cluster) build(ctx context.Context, drv enforcer.Driver, env *enforcer.Env) (agentBin, pauseBin string, err error) {
+// imageBinaries are the binaries of the images every cluster runs.
+type imageBinaries struct{ agent, pause, coreDNS string }
+
+func (c *Cluster) build(ctx context.Context, drv enforcer.Driver, env *enforcer.Env) (bins imageBinaries, err error) {
 	b, buildLog, err := c.loggingBuilder()
 	if err != nil {
-		return "", "", err
+		return bins, err
 	}
 	defer buildLog.Close()
 	buildLogPath := c.path("logs", "build.log")
@@ -200,23 +206,26 @@ func (c *Cluster) build(ctx context.Context, drv enforcer.Driver, env *enforcer.
 	tb := time.Now()
 	built, err := b.Kubernetes(ctx)
 	if err != nil {
-		return "", "", &proc.ComponentError{Component: "build of Kubernetes", LogPath: buildLogPath, Err: err}
+		return bins, &proc.ComponentError{Component: "build of Kubernetes", LogPath: buildLogPath, Err: err}
 	}
 	c.logf("kubernetes binaries: %s (%s)", map[bool]string{true: "built", false: "reused"}[built], time.Since(tb).Round(time.Second))
 	tb = time.Now()
 	if err := drv.Build(ctx, *env); err != nil {
-		return "", "", &proc.ComponentError{Component: "build of enforcer " + drv.Name(), LogPath: buildLogPath, Err: err}
+		return bins, &proc.ComponentError{Component: "build of enforcer " + drv.Name(), LogPath: buildLogPath, Err: err}
 	}
 	c.logf("enforcer %s binaries ready (%s)", drv.Name(), time.Since(tb).Round(time.Second))
 	tb = time.Now()
-	if agentBin, err = b.Static(ctx, "./cmd/netpol-agent", "netpol-agent-static"); err != nil {
-		return "", "", &proc.ComponentError{Component: "build of the agent", LogPath: buildLogPath, Err: err}
+	if bins.agent, err = b.Static(ctx, "./cmd/netpol-agent", "netpol-agent-static"); err != nil {
+		return bins, &proc.ComponentError{Component: "build of the agent", LogPath: buildLogPath, Err: err}
 	}
-	if pauseBin, err = b.Static(ctx, "./cmd/netpol-pause", "netpol-pause"); err != nil {
-		return "", "", &proc.ComponentError{Component: "build of pause", LogPath: buildLogPath, Err: err}
+	if bins.pause, err = b.Static(ctx, "./cmd/netpol-pause", "netpol-pause"); err != nil {
+		return bins, &proc.ComponentError{Component: "build of pause", LogPath: buildLogPath, Err: err}
+	}
+	if bins.coreDNS, err = buildCoreDNS(ctx, b); err != nil {
+		return bins, &proc.ComponentError{Component: "build of CoreDNS", LogPath: buildLogPath, Err: err}
 	}
 	c.logf("images' binaries ready (%s)", time.Since(tb).Round(time.Second))
-	return agentBin, pauseBin, nil
+	return bins, nil
 }
 
 // enforcerEnv is what the enforcer's driver knows of the cluster but for
@@ -498,10 +507,11 @@ func (c *Cluster) writeFiles(p render.Params, conflist []byte) error {
 	return nil
 }
 
-func (c *Cluster) importImages(p render.Params, agentBin, pauseBin string) error {
+func (c *Cluster) importImages(p render.Params, bins imageBinaries) error {
 	for _, s := range []images.Spec{
-		images.Binary(images.Pause, pauseBin, "/pause", "65535:65535"),
-		images.Binary(images.Agent, agentBin, images.AgentBinary, "65532:65532"),
+		images.Binary(images.Pause, bins.pause, "/pause", "65535:65535"),
+		images.Binary(images.Agent, bins.agent, images.AgentBinary, "65532:65532"),
+		coreDNSImageSpec(bins.coreDNS),
 	} {
 		archive := c.path("images", filepath.Base(s.Files[0].Path)+".tar")
 		if err := os.MkdirAll(filepath.Dir(archive), 0o755); err != nil {

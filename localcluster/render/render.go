@@ -26,6 +26,9 @@ type Params struct {
 	ClusterCIDR string // all pods
 	NodePodCIDR string // this node's pods, a subnet of ClusterCIDR
 	ServiceCIDR string
+	// ClusterDNS is the kube-dns Service's address kubelets give pods, in
+	// ClusterDomain.
+	ClusterDNS, ClusterDomain string
 	// Bridge is the Linux bridge the CNI plugin creates for pods.
 	Bridge string
 	// CNIBinDir holds the Debian containernetworking-plugins.
@@ -52,7 +55,7 @@ func (p Params) Validate() error {
 	var errs []error
 	for name, v := range map[string]string{
 		"NodeName": p.NodeName, "NodeIP": p.NodeIP, "Uplink": p.Uplink, "ClusterCIDR": p.ClusterCIDR,
-		"NodePodCIDR": p.NodePodCIDR, "ServiceCIDR": p.ServiceCIDR, "Bridge": p.Bridge, "CNIBinDir": p.CNIBinDir,
+		"NodePodCIDR": p.NodePodCIDR, "ServiceCIDR": p.ServiceCIDR, "ClusterDNS": p.ClusterDNS, "ClusterDomain": p.ClusterDomain, "Bridge": p.Bridge, "CNIBinDir": p.CNIBinDir,
 		"StateDir": p.StateDir, "ContainerdSocket": p.ContainerdSocket, "SandboxImage": p.SandboxImage,
 	} {
 		if v == "" {
@@ -176,7 +179,8 @@ authentication:
     clientCAFile: {{.ClientCAFile}}
 authorization:
   mode: Webhook
-clusterDomain: cluster.local
+clusterDomain: {{.ClusterDomain}}
+clusterDNS: [{{.ClusterDNS}}]
 failSwapOn: false
 registerNode: true
 serializeImagePulls: false

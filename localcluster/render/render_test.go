@@ -11,7 +11,7 @@ import (
 func testParams() Params {
 	return Params{
 		NodeName: "netpol-local", NodeIP: "192.0.2.2", Uplink: "eth0",
-		ClusterCIDR: "10.244.0.0/16", NodePodCIDR: "10.244.0.0/24", ServiceCIDR: "10.96.0.0/16",
+		ClusterCIDR: "10.244.0.0/16", NodePodCIDR: "10.244.0.0/24", ServiceCIDR: "10.96.0.0/16", ClusterDNS: "10.96.0.10", ClusterDomain: "cluster.local",
 		Bridge: "netpol0", CNIBinDir: "/usr/lib/cni", StateDir: "/s",
 		ContainerdSocket: "/s/containerd/containerd.sock", ContainerdRoot: "/s/containerd/root",
 		ContainerdState: "/s/containerd/state", RuncRoot: "/s/runc", CNIConfDir: "/s/cni/net.d",
@@ -46,6 +46,8 @@ func TestRenderedFilesCarryTheQuirks(t *testing.T) {
 			"containerRuntimeEndpoint: unix:///s/containerd/containerd.sock",
 			"address: 192.0.2.2",
 			"clientCAFile: /s/pki/ca.crt",
+			"clusterDomain: cluster.local",
+			"clusterDNS: [10.96.0.10]",
 		}},
 		{"kube-proxy", KubeProxy, []string{
 			"mode: iptables",

@@ -27,6 +27,7 @@ import (
 	"k8s.io/client-go/tools/remotecommand"
 
 	"github.com/netpol-conformance/netpol-conformance/agent"
+	"github.com/netpol-conformance/netpol-conformance/localcluster"
 	"github.com/netpol-conformance/netpol-conformance/localcluster/images"
 	"github.com/netpol-conformance/netpol-conformance/localcluster/workload"
 )
@@ -83,6 +84,14 @@ func TestPolicyBlocksAndAllowRestores(t *testing.T) {
 	e.server = e.runPod(ctx, t, "server", map[string]string{"role": "server"})
 	client := e.runPod(ctx, t, "client", map[string]string{"role": "client"})
 	target := net.JoinHostPort(e.server.Status.PodIP, "80")
+
+	// 0. The cluster DNS resolves the kubernetes Service through its own
+	// Service address, as every pod's resolv.conf names it.
+	dns := net.JoinHostPort(localcluster.DNSServiceIP, "53") + "/UDP/dns"
+	want := "NOERROR A " + localcluster.APIService
+	if r := e.probe(ctx, t, client, dns); r.Outcome != agent.Allowed || r.Reply != want {
+		t.Fatalf("kubernetes.default.svc.%s from %s via %s = %+v, want allowed with %q", localcluster.ClusterDomain, client.Name, dns, r, want)
+	}
 
 	// 1. Without policy the connection works: the probe path itself is sound.
 	if r := e.probe(ctx, t, client, target); r.Outcome != agent.Allowed {
