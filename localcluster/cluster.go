@@ -22,7 +22,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/netpol-conformance/netpol-conformance/localcluster/enforcer"
 	"github.com/netpol-conformance/netpol-conformance/localcluster/gobuild"
 	"github.com/netpol-conformance/netpol-conformance/localcluster/images"
 	"github.com/netpol-conformance/netpol-conformance/localcluster/proc"
@@ -41,9 +40,6 @@ const (
 	APIPort     = 6443
 )
 
-// guardPorts are every TCP port a component listens on; the guard drops them
-// on the uplink even where a component binds to loopback only.
-var guardPorts = []int{2379, 2380, APIPort, 10248, 10249, 10250, 10256, 10257, 10259, enforcer.KubeRouterHealthPort, enforcer.CalicoHealthPort}
 
 // Options configure a Cluster.
 type Options struct {
@@ -142,7 +138,7 @@ func (c *Cluster) saveRecord(r *record) error {
 
 // params derives every path and address of the cluster.
 func (c *Cluster) params(uplink, nodeIP string) render.Params {
-	return render.Params{
+	p := render.Params{
 		NodeName: NodeName, NodeIP: nodeIP, Uplink: uplink,
 		ClusterCIDR: ClusterCIDR, NodePodCIDR: NodePodCIDR, ServiceCIDR: ServiceCIDR,
 		ClusterDNS: DNSServiceIP, ClusterDomain: ClusterDomain,
@@ -158,8 +154,9 @@ func (c *Cluster) params(uplink, nodeIP string) render.Params {
 		KubeletKubeconfig: c.path("kubelet.kubeconfig"),
 		ProxyKubeconfig:   c.path("kube-proxy.kubeconfig"),
 		ClientCAFile:      c.path("pki", "ca.crt"),
-		GuardPorts:        guardPorts,
 	}
+	p.GuardPorts = c.footprint(p).ports
+	return p
 }
 
 // lock takes an exclusive lock on the state dir so two commands never act

@@ -52,6 +52,10 @@ func (c *Cluster) down(ctx context.Context) error {
 		return fmt.Errorf("the local cluster of state dir %s holds this host now; tearing down %s would undo it: `local down --state-dir %s` first", owner, c.opts.StateDir, owner)
 	}
 	rec, _ := c.loadRecord()
+	if before != nil && len(before.Watch.Paths) == 0 && rec != nil {
+		// A snapshot from before snapshots kept what they watched.
+		before.Watch = c.footprint(rec.Params).watch
+	}
 	var errs []error
 
 	// Stop the node side first so nothing recreates pods or rules, then
@@ -119,7 +123,7 @@ func (c *Cluster) down(ctx context.Context) error {
 		return fmt.Errorf("tearing down: %w", err)
 	}
 
-	after, err := hoststate.Capture()
+	after, err := hoststate.Capture(before.Watch)
 	if err != nil {
 		return fmt.Errorf("snapshotting host after teardown: %w", err)
 	}

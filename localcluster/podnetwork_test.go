@@ -18,6 +18,7 @@ type ownNetwork struct{ plugin string }
 func (ownNetwork) Name() string                                { return "own" }
 func (ownNetwork) Enforces() bool                              { return true }
 func (ownNetwork) Build(context.Context, enforcer.Env) error   { return nil }
+func (ownNetwork) Footprint() enforcer.Footprint               { return enforcer.Footprint{} }
 func (ownNetwork) Processes(enforcer.Env) []proc.Spec          { return nil }
 func (ownNetwork) Ready(context.Context, enforcer.Env) error   { return nil }
 func (ownNetwork) Cleanup(context.Context, enforcer.Env) error { return nil }

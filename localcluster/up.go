@@ -77,7 +77,7 @@ func (c *Cluster) Up(ctx context.Context) error {
 		return err
 	}
 	// Record the host before the first change; `down` proves it is back.
-	before, err := hoststate.Capture()
+	before, err := hoststate.Capture(c.footprint(p).watch)
 	if err != nil {
 		return fmt.Errorf("snapshotting host state: %w", err)
 	}

@@ -246,7 +246,17 @@ func (Calico) PodLinkPrefix() string { return calicoTag }
 // leave is new since the snapshot and goes with the harness's cleanup: its
 // iptables rules (each tagged "cali:") and cali-* chains, its cali* ipsets,
 // cali* links a missed CNI DEL left (PodLinkPrefix), /var/lib/calico
-// (hoststate.Paths) and nf_conntrack_acct, which Felix sets to 1
-// (hoststate.Sysctls). A bpffs left on /sys/fs/bpf, which
-// FELIX_DebugSkipCTLBCleanup prevents, would show in the mounts diff.
+// and nf_conntrack_acct, which Felix sets to 1 (both in Footprint). A bpffs
+// left on /sys/fs/bpf, which FELIX_DebugSkipCTLBCleanup prevents, would
+// show in the mounts diff.
 func (Calico) Cleanup(context.Context, Env) error { return nil }
+
+// Footprint: Felix writes /var/lib/calico/mtu whatever it is told; the
+// other directories are Calico's defaults for logs and run files, which the
+// driver moves to the state dir (a leftover there is a missed setting).
+func (Calico) Footprint() Footprint {
+	return Footprint{
+		Paths:   []string{"/var/lib/calico", "/run/calico", "/var/log/calico", "/etc/calico"},
+		Sysctls: []string{"net/netfilter/nf_conntrack_acct"},
+	}
+}

@@ -56,6 +56,20 @@ type Driver interface {
 	// Cleanup undoes host changes of the driver that the harness's generic
 	// cleanup (new iptables chains, nftables tables, ipsets) does not cover.
 	Cleanup(ctx context.Context, env Env) error
+	// Footprint is what of the host the enforcer changes beyond its
+	// Processes, whose names and ports the harness reads from their specs.
+	Footprint() Footprint
+}
+
+// Footprint is what an enforcer may change on the host whatever it is
+// told. The harness's host snapshot watches the union of every driver's
+// (a killed cluster's enforcer need not be the next one's), and `down`
+// proves each restored.
+type Footprint struct {
+	// Paths are the host directories it creates.
+	Paths []string
+	// Sysctls are the kernel settings it may change, relative to /proc/sys.
+	Sysctls []string
 }
 
 // PodNetwork is implemented by a driver that wires pods with a CNI plugin

@@ -46,7 +46,7 @@ var knpPatch []byte
 // to userspace through NFQUEUE and drops it there when no policy allows it,
 // so denied connections time out rather than being refused.
 //
-// As released it does not run here (LOCAL-CLUSTER-FACTS.md): its nftables
+// As released it does not run here (docs/local-cluster.md): its nftables
 // rules use the `queue` statement and this kernel lacks CONFIG_NFT_QUEUE,
 // and its main only knows the in-cluster config. Build applies our minimal
 // patch (patches/kube-network-policies-v0.8.0.patch) to the pristine module
@@ -164,8 +164,12 @@ func queueBound(procContent string, id int) bool {
 
 // Cleanup deletes the inet table it leaves behind: upstream removes it only
 // when stopped by SIGINT, and the harness stops processes with SIGTERM
-// (LOCAL-CLUSTER-FACTS.md). The generic cleanup would also delete the table
+// (docs/local-cluster.md). The generic cleanup would also delete the table
 // as new since the snapshot; the driver owns what its enforcer creates.
+// Footprint: its nftables table is new since the snapshot and its own
+// Cleanup's; it writes nothing else of the host.
+func (KubeNetworkPolicies) Footprint() Footprint { return Footprint{} }
+
 func (KubeNetworkPolicies) Cleanup(ctx context.Context, _ Env) error {
 	if err := exec.CommandContext(ctx, "nft", "list", "table", "inet", knpTable).Run(); err != nil {
 		var exitErr *exec.ExitError

@@ -78,3 +78,9 @@ func (KubeRouter) Ready(ctx context.Context, _ Env) error {
 // snapshot and removed by the harness. Its --cleanup-config is deliberately
 // not used: it also flushes every IPVS service of the host (facts file).
 func (KubeRouter) Cleanup(context.Context, Env) error { return nil }
+
+// Footprint: kube-router keeps its state in /var/lib/kube-router whatever
+// it is told.
+func (KubeRouter) Footprint() Footprint {
+	return Footprint{Paths: []string{"/var/lib/kube-router"}}
+}

@@ -19,3 +19,4 @@ func (None) Build(context.Context, Env) error   { return nil }
 func (None) Processes(Env) []proc.Spec          { return nil }
 func (None) Ready(context.Context, Env) error   { return nil }
 func (None) Cleanup(context.Context, Env) error { return nil }
+func (None) Footprint() Footprint               { return Footprint{} }

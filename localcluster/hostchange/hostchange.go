@@ -299,7 +299,7 @@ func linesWithPrefix(ls []string, p string) []string {
 // was there before `up` is never touched, whatever its name.
 func CleanLinksAndNamespaces(before *hoststate.Snapshot, bridge string, podLinkPrefixes ...string) error {
 	var errs []error
-	now, err := hoststate.Capture()
+	now, err := hoststate.Capture(before.Watch)
 	if err != nil {
 		return err
 	}
@@ -344,7 +344,7 @@ func clusterLink(link, bridge string, podLinkPrefixes []string) bool {
 // roots (the state dir, containerd's and CNI's hard-coded run dirs), deepest
 // first. cgroup hierarchies are never touched.
 func Unmount(before *hoststate.Snapshot, roots []string) error {
-	now, err := hoststate.Capture()
+	now, err := hoststate.Capture(before.Watch)
 	if err != nil {
 		return err
 	}
@@ -449,11 +449,11 @@ func RemoveKubepodsCgroups(before *hoststate.Snapshot) error {
 	return errors.Join(errs...)
 }
 
-// RemoveNewPaths deletes the well-known directories (hoststate.Paths) that
+// RemoveNewPaths deletes the watched directories (hoststate.Watch) that
 // did not exist before `up`, refusing any that still has a mount inside.
 func RemoveNewPaths(before *hoststate.Snapshot) error {
 	had := set(before.Paths)
-	now, err := hoststate.Capture()
+	now, err := hoststate.Capture(before.Watch)
 	if err != nil {
 		return err
 	}

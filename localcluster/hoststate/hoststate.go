@@ -29,62 +29,26 @@ type Snapshot struct {
 	Paths     []string          `json:"paths"`
 	Cgroups   []string          `json:"cgroups"`
 	Processes []string          `json:"processes"`
+	// Watch is what this snapshot looked at.
+	Watch Watch `json:"watch"`
 }
 
-// Sysctls lists the kernel settings that the cluster's components may change:
-// the bridge plugin and we set ip_forward; kubelet sets the vm/kernel ones
-// unless protectKernelDefaults; kube-proxy may set route_localnet and the
-// conntrack limits.
-var Sysctls = []string{
-	"net/ipv4/ip_forward",
-	"net/bridge/bridge-nf-call-iptables",
-	"net/bridge/bridge-nf-call-ip6tables",
-	"net/ipv4/conf/all/route_localnet",
-	"net/netfilter/nf_conntrack_max",
-	"net/netfilter/nf_conntrack_tcp_timeout_established",
-	"net/netfilter/nf_conntrack_tcp_timeout_close_wait",
-	"net/netfilter/nf_conntrack_acct",
-	"vm/overcommit_memory",
-	"vm/panic_on_oom",
-	"kernel/panic",
-	"kernel/panic_on_oops",
-	"kernel/keys/root_maxkeys",
-	"kernel/keys/root_maxbytes",
-	// cilium-agent's base datapath settings (kernel.unprivileged_bpf_disabled,
-	// which it also sets, to 1, cannot be set back once 1).
-	"net/core/bpf_jit_enable",
-	"net/ipv4/conf/all/rp_filter",
-	"net/ipv4/fib_multipath_use_neigh",
-	"kernel/timer_migration",
+// Watch is what a snapshot looks at beyond what it always records (routes,
+// netfilter, ipsets, links, netns, mounts, kubepods cgroups): the kernel
+// settings the cluster's components may change (relative to /proc/sys),
+// the host directories they create whatever they are told, and the names
+// (comm, at most 15 bytes) of their processes. localcluster derives it
+// from its components and every enforcer's footprint; the snapshot keeps
+// it, so a later capture looks at the same things.
+type Watch struct {
+	Sysctls   []string `json:"sysctls"`
+	Paths     []string `json:"paths"`
+	Processes []string `json:"processes"`
 }
 
-// Paths lists directories outside the state directory that the components
-// create whatever they are told (containerd's shim sockets and CNI's result
-// cache are hard-coded, kubelet always creates /var/log/containers).
-var Paths = []string{
-	"/run/containerd", "/run/netns", "/var/lib/cni", "/var/log/pods", "/var/log/containers",
-	"/var/lib/kubelet", "/var/lib/kube-router", "/etc/cni/net.d", "/opt/containerd", "/etc/kubernetes",
-	// Felix writes /var/lib/calico/mtu whatever it is told; the others are
-	// Calico's defaults for logs and run files, which the driver moves to
-	// the state dir (a leftover there is a missed setting).
-	"/var/lib/calico", "/run/calico", "/var/log/calico", "/etc/calico",
-	// cilium-agent hard-codes its API socket (which its CNI plugin dials),
-	// shell and monitor sockets and pid file there.
-	"/run/cilium",
-}
-
-// componentNames are the process names (comm, at most 15 bytes) that belong
-// to a local cluster.
-var componentNames = map[string]bool{
-	"etcd": true, "kube-apiserver": true, "kube-controller": true, "kube-scheduler": true,
-	"kubelet": true, "kube-proxy": true, "containerd": true, "containerd-shim": true,
-	"runc": true, "kube-router": true, "kube-network-po": true, "pause": true,
-	"calico-felix": true, "calico": true, "cilium-agent": true, "cilium-cni": true,
-}
-
-// Capture records the current host state.
-func Capture() (*Snapshot, error) {
-	s := &Snapshot{Sysctls: map[string]string{}}
+// Capture records the current host state, looking at what w names.
+func Capture(w Watch) (*Snapshot, error) {
+	s := &Snapshot{Sysctls: map[string]string{}, Watch: w}
 	var err error
 	r4, err := run("ip", "-4", "route", "show", "table", "all")
 	if err != nil {
@@ -119,18 +83,18 @@ func Capture() (*Snapshot, error) {
 	} else {
 		s.Mounts = mountPoints(string(data))
 	}
-	for _, k := range Sysctls {
+	for _, k := range w.Sysctls {
 		if v, err := os.ReadFile(filepath.Join("/proc/sys", k)); err == nil {
 			s.Sysctls[k] = strings.TrimSpace(string(v))
 		}
 	}
-	for _, p := range Paths {
+	for _, p := range w.Paths {
 		if _, err := os.Stat(p); err == nil {
 			s.Paths = append(s.Paths, p)
 		}
 	}
 	s.Cgroups = KubepodsCgroups()
-	s.Processes = componentProcesses()
+	s.Processes = componentProcesses(set(w.Processes))
 	sortAll(s)
 	return s, nil
 }
@@ -147,7 +111,7 @@ func KubepodsCgroups() []string {
 	return out
 }
 
-func componentProcesses() []string {
+func componentProcesses(names map[string]bool) []string {
 	self := os.Getpid()
 	entries, _ := os.ReadDir("/proc")
 	var out []string
@@ -169,7 +133,7 @@ func componentProcesses() []string {
 		}
 		cg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 		// Pod processes (the agent, pause) live under kubepods.
-		if componentNames[name] || strings.Contains(string(cg), "kubepods") {
+		if names[name] || strings.Contains(string(cg), "kubepods") {
 			out = append(out, fmt.Sprintf("%s (pid %d)", name, pid))
 		}
 	}
@@ -374,6 +338,14 @@ func NormalizeNftables(out string) []string {
 		}
 	}
 	return r
+}
+
+func set(ls []string) map[string]bool {
+	m := make(map[string]bool, len(ls))
+	for _, l := range ls {
+		m[l] = true
+	}
+	return m
 }
 
 func lines(s string) []string {
