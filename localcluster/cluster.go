@@ -4,9 +4,9 @@
 // NetworkPolicy enforcer, all of it state, logs and pid files under one
 // directory, and tears it down leaving the host as it found it.
 //
-// The design follows ../shared/LOCAL-CLUSTER-FACTS.md (called "the facts
-// file" in comments): every quirk of this kind of machine is handled at the
-// line that needs it and says so.
+// The design follows what was measured on this kind of machine
+// (docs/local-cluster.md, "Facts measured here that the code relies on"):
+// every quirk is handled at the line that needs it and says so.
 package localcluster
 
 import (
@@ -39,7 +39,6 @@ const (
 	CNIBinDir   = "/usr/lib/cni" // Debian's containernetworking-plugins
 	APIPort     = 6443
 )
-
 
 // Options configure a Cluster.
 type Options struct {

@@ -15,7 +15,7 @@ func (c *Cluster) bin(name string) string {
 func (c *Cluster) etcdSpec() proc.Spec {
 	return proc.Spec{
 		Name: "etcd",
-		Path: "/usr/bin/etcd", // Debian etcd-server 3.4 (facts file: works with apiserver 1.34)
+		Path: "/usr/bin/etcd", // Debian etcd-server 3.4 (docs/local-cluster.md, "etcd 3.4 with apiserver 1.34")
 		Args: []string{
 			"--name=" + NodeName,
 			"--data-dir=" + c.path("etcd"),
@@ -37,7 +37,8 @@ func (c *Cluster) apiserverSpec(p render.Params) proc.Spec {
 		Args: []string{
 			"--etcd-servers=http://127.0.0.1:2379",
 			// Not loopback: pods reach the apiserver by DNAT from the
-			// kubernetes Service to this address (facts file).
+			// kubernetes Service to this address (docs/local-cluster.md,
+			// "apiserver on a non-loopback address").
 			"--bind-address=" + p.NodeIP,
 			"--advertise-address=" + p.NodeIP,
 			fmt.Sprintf("--secure-port=%d", APIPort),
@@ -110,7 +111,7 @@ func (c *Cluster) schedulerSpec() proc.Spec {
 func (c *Cluster) containerdSpec() proc.Spec {
 	return proc.Spec{
 		Name: "containerd",
-		Path: "/usr/bin/containerd", // Debian 1.6: kubelet 1.34 still accepts it (facts file)
+		Path: "/usr/bin/containerd", // Debian 1.6 (docs/local-cluster.md, "containerd 1.6 with kubelet 1.34")
 		Args: []string{"--config=" + c.path("containerd", "config.toml")},
 	}
 }

@@ -14,7 +14,7 @@ import (
 
 // Calico is pinned by pseudo-version: its v3.x tags do not resolve as Go
 // module versions (the module path has no /v3), and @latest is a v3.28
-// branch commit (LOCAL-CLUSTER-FACTS.md).
+// branch commit (docs/local-cluster.md, Calico's "Build").
 const (
 	calicoModule = "github.com/projectcalico/calico"
 	// calicoVersion is the v3.31.0 release commit; its manifests name
@@ -123,8 +123,8 @@ func (c Calico) Processes(env Env) []proc.Spec {
 	}}
 }
 
-// felixEnv is Felix's configuration (LOCAL-CLUSTER-FACTS.md, "Felix as a
-// host process"); Felix reads FELIX_<param> case-insensitively.
+// felixEnv is Felix's configuration (docs/local-cluster.md, Calico's
+// "Felix"); Felix reads FELIX_<param> case-insensitively.
 func felixEnv(env Env) []string {
 	vars := []string{
 		"DATASTORE_TYPE=kubernetes",
@@ -163,7 +163,7 @@ func felixEnv(env Env) []string {
 		"FELIX_ENDPOINTSTATUSPATHPREFIX=none",
 		// Exact case: Felix reads this one with os.Getenv. Without it a
 		// static, cgo-free Felix panics in BPF cleanup code and leaves
-		// bpffs mounted on /sys/fs/bpf (facts file).
+		// bpffs mounted on /sys/fs/bpf (docs/local-cluster.md, Calico's "Felix").
 		"FELIX_DebugSkipCTLBCleanup=true",
 	}
 	if env.LeakInjection {
@@ -190,8 +190,8 @@ func (Calico) Ready(ctx context.Context, _ Env) error {
 	return waitHealthy(ctx, "felix", fmt.Sprintf("http://127.0.0.1:%d/readiness", CalicoHealthPort), 250*time.Millisecond)
 }
 
-// CNIConflist is the conflist of Calico's CNI plugin (LOCAL-CLUSTER-FACTS.md,
-// "CNI"), shaped like the one calico-policy-only.yaml installs: host-local
+// CNIConflist is the conflist of Calico's CNI plugin (docs/local-cluster.md,
+// Calico's "Pods"), shaped like the one calico-policy-only.yaml installs: host-local
 // IPAM on the node's podCIDR, Kubernetes policy, then portmap.
 func (Calico) CNIConflist(env Env) ([]byte, error) {
 	conf := map[string]any{

@@ -25,7 +25,7 @@ import (
 
 // The Kubernetes datastore of Calico is CRDs in the crd.projectcalico.org
 // group; what calico-node's startup and libcalico-go's initialisation
-// would create, the driver creates (LOCAL-CLUSTER-FACTS.md, "Datastore
+// would create, the driver creates (docs/local-cluster.md, Calico's "API
 // objects"). Every object comes from the pinned module's own manifests,
 // read at run time, or is built here from the values libcalico-go uses.
 const (
@@ -36,7 +36,7 @@ const (
 	// calicoNodeManifest has the ClusterRole of calico-node (Felix) for a
 	// policy-only install; calicoFullManifest has the CNI plugin's: the
 	// policy-only one cannot read clusterinformations and every sandbox
-	// fails (facts file).
+	// fails (docs/local-cluster.md, Calico's "API objects").
 	calicoNodeManifest = "manifests/calico-policy-only.yaml"
 	calicoFullManifest = "manifests/calico.yaml"
 	calicoNodeRole     = "calico-node"

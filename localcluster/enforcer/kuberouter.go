@@ -76,7 +76,8 @@ func (KubeRouter) Ready(ctx context.Context, _ Env) error {
 // Cleanup has nothing of its own to do: kube-router's KUBE-ROUTER-*,
 // KUBE-NWPLCY-* and KUBE-POD-FW-* chains and its ipsets are new since the
 // snapshot and removed by the harness. Its --cleanup-config is deliberately
-// not used: it also flushes every IPVS service of the host (facts file).
+// not used: it also flushes every IPVS service of the host
+// (docs/local-cluster.md, "Safety").
 func (KubeRouter) Cleanup(context.Context, Env) error { return nil }
 
 // Footprint: kube-router keeps its state in /var/lib/kube-router whatever

@@ -31,7 +31,8 @@ type Builder struct {
 }
 
 // env is the build environment: GOSUMDB is off because the checksum
-// database is unreachable here (facts file); module sums come from go.sum.
+// database is unreachable here (docs/local-cluster.md, "no checksum
+// database"); module sums come from go.sum.
 func (b *Builder) env(extra ...string) []string {
 	env := append(os.Environ(), "GOSUMDB=off", "GOWORK=off", "GOFLAGS=")
 	return append(env, extra...)

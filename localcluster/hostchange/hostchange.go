@@ -123,7 +123,7 @@ var iptablesCompatTables = map[string]bool{
 // the snapshot (kube-proxy's KUBE-*, kube-router's KUBE-ROUTER-*, KUBE-NWPLCY-*
 // and KUBE-POD-FW-*), then the nftables tables that did not exist before,
 // then the new ipsets. kube-router's own --cleanup-config is not used: it
-// also flushes all IPVS state of the host (facts file).
+// also flushes all IPVS state of the host (docs/local-cluster.md, "Safety").
 func CleanNetfilter(before *hoststate.Snapshot) error {
 	var errs []error
 	for _, tool := range []string{"iptables", "ip6tables"} {

@@ -18,8 +18,8 @@ import (
 type Params struct {
 	NodeName string
 	// NodeIP is a non-loopback address of the node: pods reach the
-	// apiserver by DNAT from the kubernetes Service to it (facts file:
-	// "The apiserver must listen on a non-loopback address").
+	// apiserver by DNAT from the kubernetes Service to it
+	// (docs/local-cluster.md, "apiserver on a non-loopback address").
 	NodeIP string
 	// Uplink is the interface of the default route, fenced off by the guard.
 	Uplink      string
@@ -296,8 +296,9 @@ func Kubeconfig(k KubeconfigParams) ([]byte, error) { return execute("kubeconfig
 
 // WriteIfChanged writes data to path only when the file's content differs,
 // and reports whether it wrote. kube-proxy exits whenever its config file is
-// rewritten, even with identical content (facts file), so no config file of
-// a running component is touched needlessly.
+// rewritten, even with identical content (docs/local-cluster.md, "kube-proxy
+// exits when its config is rewritten"), so no config file of a running
+// component is touched needlessly.
 func WriteIfChanged(path string, data []byte, mode os.FileMode) (bool, error) {
 	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
 		return false, nil

@@ -21,9 +21,10 @@ func testParams() Params {
 	}
 }
 
-// Each rendered file must carry the lines that the facts file says this
-// machine needs; losing one of them breaks the cluster in a way that is slow
-// to diagnose.
+// Each rendered file must carry the lines this machine needs
+// (docs/local-cluster.md, "Facts measured here that the code relies on" and
+// "Safety"); losing one of them breaks the cluster in a way that is slow to
+// diagnose.
 func TestRenderedFilesCarryTheQuirks(t *testing.T) {
 	p := testParams()
 	tests := []struct {
