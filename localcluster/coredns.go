@@ -10,6 +10,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/netpol-conformance/netpol-conformance/localcluster/gobuild"
@@ -111,29 +112,24 @@ func (c *Cluster) deployDNS(ctx context.Context, timeout time.Duration) error {
 
 // waitDeploymentReady polls until every replica of the Deployment is ready.
 func waitDeploymentReady(ctx context.Context, cs kubernetes.Interface, ns, name string, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	last := "not found"
-	for {
+	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
 		d, err := cs.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
-		if err == nil {
-			want := int32(1)
-			if d.Spec.Replicas != nil {
-				want = *d.Spec.Replicas
-			}
-			if d.Status.ReadyReplicas >= want {
-				return nil
-			}
-			last = fmt.Sprintf("%d of %d replicas ready", d.Status.ReadyReplicas, want)
-		} else {
+		if err != nil {
 			last = err.Error()
+			return false, nil
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("deployment %s/%s not ready after %s: %s", ns, name, timeout, last)
-		case <-time.After(500 * time.Millisecond):
+		want := int32(1)
+		if d.Spec.Replicas != nil {
+			want = *d.Spec.Replicas
 		}
+		last = fmt.Sprintf("%d of %d replicas ready", d.Status.ReadyReplicas, want)
+		return d.Status.ReadyReplicas >= want, nil
+	})
+	if err != nil {
+		return fmt.Errorf("deployment %s/%s not ready after %s: %s", ns, name, timeout, last)
 	}
+	return nil
 }
 
 // coreDNSImageSpec is the CoreDNS image: the binary on an empty base, non-root.
