@@ -363,3 +363,47 @@ func TestServiceCaseVerifiesTheResetAgain(t *testing.T) {
 		t.Errorf("the first Service case did not verify the reset, stages %v", svc.Stages)
 	}
 }
+
+// A case that cannot run one of its probes here (no DNS pod to probe) is
+// never a pass, even when every cell that ran agreed: the unprobed cell is
+// the point of a DNS case. A departure elsewhere stays a departure.
+func TestUnprobedCellIsNotAPass(t *testing.T) {
+	const why = "no ready pod labelled k8s-app=kube-dns in kube-system"
+	fc := fakecluster.New(1)
+	fc.Absent = map[string]string{"kube-system/kube-dns": why}
+	r := newRunner(fc)
+	rec, err := run(t, r, "egress-deny-with-dns-allowed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Outcome != record.Skipped || !strings.Contains(rec.Message, "not observed in full") || !strings.Contains(rec.Message, why) {
+		t.Errorf("outcome %q, message %q: want skipped, saying the DNS probe could not run", rec.Outcome, rec.Message)
+	}
+	fc.NotEnforced = true
+	rec, err = run(t, r, "egress-deny-with-dns-allowed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Outcome != record.Departed {
+		t.Errorf("outcome %q on a cluster that enforces nothing: a departure must stay one", rec.Outcome)
+	}
+}
+
+// A probe from a pod the suite does not run is the same on every cluster:
+// a check of the model, noted, not a reason to withhold the verdict.
+func TestProbeFromOutsideTheSuiteIsModelOnly(t *testing.T) {
+	rec, err := run(t, newRunner(fakecluster.New(1)), "ns-selector-empty-selects-all-namespaces")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Outcome != "" && rec.Outcome != record.Passed {
+		t.Errorf("outcome %q (%s), want a pass", rec.Outcome, rec.Message)
+	}
+	noted := false
+	for _, n := range rec.Notes {
+		noted = noted || strings.Contains(n, "kube-system/kube-dns -> x/a 80/TCP checked against the model only")
+	}
+	if !noted {
+		t.Errorf("notes %q do not say the probe from kube-dns was checked against the model only", rec.Notes)
+	}
+}

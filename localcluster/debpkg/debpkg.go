@@ -50,6 +50,7 @@ var Packages = []Package{
 	{"nftables", "nft, the safety guard", Cluster},
 	{"conntrack", "kube-proxy flushes stale UDP entries", Cluster},
 	{"iproute2", "ip", Cluster},
+	{"util-linux", "unshare, nsenter, findmnt: the nodes' namespaces", Cluster},
 	{"patch", "applies our patches to enforcer sources", Cluster},
 	// Cilium 1.20 needs clang+LLVM >= 18.1; Debian 12's default clang is
 	// 14, its clang-19 is 19.1.7, the LLVM Cilium's own images ship.

@@ -8,6 +8,7 @@ package fakecluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand"
 	"sync"
@@ -52,6 +53,9 @@ type Cluster struct {
 	// RestartAgentAfter reports agent x/a restarted once AgentRestarts has
 	// been called that many times (0: never).
 	RestartAgentAfter int
+	// Absent are destinations the fake cannot probe, with the reason (a
+	// cluster without a DNS pod labelled k8s-app=kube-dns).
+	Absent map[string]string
 
 	mu       sync.Mutex
 	rnd      *rand.Rand
@@ -103,8 +107,12 @@ func (c *Cluster) current() *cases.Stage {
 // EnsureServices has nothing to create: the fake probes pods directly.
 func (c *Cluster) EnsureServices(context.Context, []reachability.Key) error { return nil }
 
-// Probeable allows probes from the matrix's pods only, as the real one.
-func (c *Cluster) Probeable(from, _ string) error {
+// Probeable allows probes from the matrix's pods only, as the real one,
+// and to any destination but the Absent ones.
+func (c *Cluster) Probeable(from, to string) error {
+	if why, ok := c.Absent[to]; ok {
+		return errors.New(why)
+	}
 	for _, k := range c.base.MatrixKeys() {
 		if k == from {
 			return nil

@@ -1,0 +1,131 @@
+package nodens
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/netpol-conformance/netpol-conformance/localcluster/hoststate"
+)
+
+// A node made, used and deleted on the real kernel: its namespaces are its
+// own while it lives, and afterwards nothing of it is left on the host, not
+// even a namespace kept alive by a stray reference.
+func TestNodeLifecycle(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("making namespaces needs root")
+	}
+	for _, tool := range []string{"unshare", "nsenter", "findmnt", "ip"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed (util-linux, iproute2)", tool)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	before, err := hoststate.Capture(hoststate.Watch{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostNet, _ := os.Readlink("/proc/self/ns/net")
+	hostName, _ := os.Hostname()
+	dir := t.TempDir()
+	nodes := []Node{{Name: "netpol-test-n1", Dir: filepath.Join(dir, "n1")}, {Name: "netpol-test-n2", Dir: filepath.Join(dir, "n2")}}
+	for _, n := range nodes {
+		if err := n.Create(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		for _, n := range nodes {
+			_ = n.Delete()
+		}
+	})
+	inNode := func(n Node, script string) string {
+		t.Helper()
+		out, err := n.Command(ctx, "/bin/sh", "-c", script).CombinedOutput()
+		if err != nil {
+			t.Fatalf("in %s: %s: %v: %s", n.Name, script, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	n1 := nodes[0]
+	if got := inNode(n1, "hostname"); got != n1.Name {
+		t.Errorf("hostname in the node %q, want %q (host: %q)", got, n1.Name, hostName)
+	}
+	if got := inNode(n1, "readlink /proc/self/ns/net"); got == hostNet {
+		t.Errorf("the node shares the host's network namespace %s", got)
+	}
+	if got := inNode(n1, "ls /sys/class/net"); got != "lo" {
+		t.Errorf("/sys/class/net in the node lists %q, want only lo", got)
+	}
+	if got := inNode(n1, "cat /sys/class/net/lo/operstate"); got == "down" {
+		t.Errorf("lo is down in the node")
+	}
+	if got := inNode(n1, "test -d /sys/fs/cgroup/memory -o -f /sys/fs/cgroup/cgroup.controllers && echo ok"); got != "ok" {
+		t.Errorf("the node sees no cgroup tree under /sys/fs/cgroup")
+	}
+	if got := inNode(n1, "findmnt -n -o FSTYPE /sys/fs/bpf"); got != "bpf" {
+		t.Errorf("/sys/fs/bpf in the node is %q, want a bpffs", got)
+	}
+	// /run is the node's own: what a node writes there is neither on the
+	// host nor in another node.
+	inNode(n1, "echo n1 > /run/netpol-nodens-test")
+	if _, err := os.Stat("/run/netpol-nodens-test"); err == nil {
+		os.Remove("/run/netpol-nodens-test")
+		t.Error("a file the node wrote in its /run is on the host's /run")
+	}
+	if _, err := os.Stat(filepath.Join(n1.Dir, "run", "netpol-nodens-test")); err != nil {
+		t.Errorf("the node's /run is not its directory's run: %v", err)
+	}
+	if got := inNode(nodes[1], "cat /run/netpol-nodens-test 2>/dev/null || echo absent"); got != "absent" {
+		t.Errorf("node 2 sees node 1's /run")
+	}
+	// Every process sees the same namespaces: what a later command finds
+	// is what the first one made.
+	if a, b := inNode(n1, "readlink /proc/self/ns/mnt"), inNode(n1, "readlink /proc/self/ns/mnt"); a != b {
+		t.Errorf("two commands in one node are in mount namespaces %s and %s", a, b)
+	}
+	netInode := inNode(n1, "stat -L -c %i /proc/self/ns/net")
+
+	for _, n := range nodes {
+		if err := n.Delete(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// No pin, and no process or mount anywhere still holds the namespace.
+	if holders := holdersOf(netInode); len(holders) > 0 {
+		t.Errorf("node 1's network namespace (inode %s) is still held: %v", netInode, holders)
+	}
+	after, err := hoststate.Capture(hoststate.Watch{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := hoststate.Diff(before, after); len(diff) > 0 {
+		t.Errorf("the host changed:\n%s", strings.Join(diff, "\n"))
+	}
+	if err := nodes[0].Delete(); err != nil {
+		t.Errorf("deleting a deleted node: %v", err)
+	}
+}
+
+// holdersOf lists the processes with a namespace link, and the mounts in
+// any process's mount table, naming the namespace inode.
+func holdersOf(inode string) []string {
+	var out []string
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, p := range procs {
+		for _, k := range []string{"net", "mnt", "uts"} {
+			if l, err := os.Readlink(filepath.Join(p, "ns", k)); err == nil && strings.Contains(l, "["+inode+"]") {
+				out = append(out, p+"/ns/"+k)
+			}
+		}
+		if data, err := os.ReadFile(filepath.Join(p, "mountinfo")); err == nil && strings.Contains(string(data), "net:["+inode+"]") {
+			out = append(out, p+"/mountinfo")
+		}
+	}
+	return out
+}
