@@ -14,7 +14,21 @@ export GOSUMDB=off
 bin=_output/bin/netpol-conformance
 go build -o "$bin" ./cmd/netpol-conformance
 killed=""
-trap 'rc=$?; "$bin" local down || rc=1; [ -z "$killed" ] || "$bin" local down --state-dir "$killed" || rc=1; exit $rc' EXIT
+own_chains=""
+# The fake host chains below are removed even when a step fails.
+remove_own_chains() {
+	iptables -D FORWARD -m comment --comment "CNI firewall plugin rules" -j CNI-FORWARD 2>/dev/null || true
+	iptables -F CNI-FORWARD 2>/dev/null || true
+	iptables -X CNI-FORWARD 2>/dev/null || true
+	iptables -X CNI-ADMIN 2>/dev/null || true
+	iptables -t nat -D POSTROUTING -j CNI-FORWARD 2>/dev/null || true
+	iptables -t nat -X CNI-FORWARD 2>/dev/null || true
+	for t in "ip filter" "ip nat"; do
+		grep -qx "table $t" <<<"$tables_before" || nft delete table $t 2>/dev/null || true
+	done
+	own_chains=""
+}
+trap 'rc=$?; "$bin" local down || rc=1; [ -z "$own_chains" ] || remove_own_chains; [ -z "$killed" ] || "$bin" local down --state-dir "$killed" || rc=1; exit $rc' EXIT
 
 # A host with netfilter state of its own, as podman's or Docker's networks
 # leave it: chains of the same name in two tables, and the tables iptables-nft
@@ -22,6 +36,7 @@ trap 'rc=$?; "$bin" local down || rc=1; [ -z "$killed" ] || "$bin" local down --
 # what the cluster added (an earlier snapshot format lost the table of each
 # rule on sorting and deleted the host's own chains).
 tables_before=$(nft list tables)
+own_chains=yes
 iptables -N CNI-FORWARD && iptables -N CNI-ADMIN
 iptables -A CNI-FORWARD -m comment --comment "CNI firewall plugin admin overrides" -j CNI-ADMIN
 iptables -A FORWARD -m comment --comment "CNI firewall plugin rules" -j CNI-FORWARD
@@ -30,12 +45,7 @@ own=$(iptables-save | grep -c CNI)
 "$bin" local up --enforcer none </dev/null
 "$bin" local down </dev/null
 [ "$(iptables-save | grep -c CNI)" = "$own" ] || { echo "local down changed the host's own iptables chains"; iptables-save; exit 1; }
-iptables -D FORWARD -m comment --comment "CNI firewall plugin rules" -j CNI-FORWARD
-iptables -F CNI-FORWARD && iptables -X CNI-FORWARD && iptables -X CNI-ADMIN
-iptables -t nat -D POSTROUTING -j CNI-FORWARD && iptables -t nat -X CNI-FORWARD
-for t in "ip filter" "ip nat"; do
-	grep -qx "table $t" <<<"$tables_before" || nft delete table $t
-done
+remove_own_chains
 
 # A run killed before `local down` (a CI timeout, a lost session) leaves
 # its guard, routes and mounts: the next `up`, from another state dir, must
@@ -55,8 +65,9 @@ done
 pgrep -f 'agent serve --ports=8080 --protocols=TCP' >/dev/null || { echo "the orphan pod's process did not outlive its cluster"; exit 1; }
 "$bin" local up --enforcer kube-network-policies </dev/null | tee /tmp/npkilled.up.log
 grep -q "was killed before \`local down\`" /tmp/npkilled.up.log
-# kube-network-policies' up runs no pod but its check pod, deleted again:
-# a process of the orphan's still alive would be the teardown's miss.
+# kube-network-policies' up runs no pod but its check pod (deleted again)
+# and CoreDNS: a process of the orphan's still alive would be the
+# teardown's miss.
 ! pgrep -f 'agent serve --ports=8080 --protocols=TCP' >/dev/null || { echo "the killed cluster's pod is still running"; exit 1; }
 "$bin" local down --state-dir "$killed" | grep -q "nothing to tear down"
 rm -rf "$killed" /tmp/npkilled.up.log

@@ -127,7 +127,7 @@ func waitDeploymentReady(ctx context.Context, cs kubernetes.Interface, ns, name 
 		return d.Status.ReadyReplicas >= want, nil
 	})
 	if err != nil {
-		return fmt.Errorf("deployment %s/%s not ready after %s: %s", ns, name, timeout, last)
+		return fmt.Errorf("deployment %s/%s not ready (%s): %w", ns, name, last, err)
 	}
 	return nil
 }

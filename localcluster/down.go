@@ -110,7 +110,7 @@ func (c *Cluster) down(ctx context.Context) error {
 	}
 	bridge := Bridge
 	errs = append(errs,
-		hostchange.CleanNetfilter(before),
+		c.cleanNetfilter(before),
 		hostchange.CleanLinksAndNamespaces(before, bridge, podLinks...),
 		hostchange.Unmount(before, []string{c.opts.StateDir, "/run/containerd", "/run/netns"}),
 		hostchange.RemoveKubepodsCgroups(before),
@@ -269,4 +269,15 @@ func (c *Cluster) Status() (*Status, error) {
 		st.Components = append(st.Components, cs)
 	}
 	return st, nil
+}
+
+// cleanNetfilter undoes the cluster's netfilter changes, except against a
+// snapshot of an older format: its sorted lines do not say which table a
+// rule was in, and undoing against them would delete the host's own rules.
+func (c *Cluster) cleanNetfilter(before *hoststate.Snapshot) error {
+	if !before.NetfilterComparable() {
+		c.logf("warning: the host snapshot in %s is of an older format that does not record netfilter tables: netfilter is neither cleaned nor compared; check `iptables-save` and `nft list ruleset` by hand", c.snapshotPath())
+		return nil
+	}
+	return hostchange.CleanNetfilter(before)
 }

@@ -153,10 +153,13 @@ const DockerfileImage = "localhost/netpol-conformance:dockerfile"
 // to archive (default _output/image/netpol-conformance-ARCH.tar), checked
 // to be the plugin image. It needs no cluster. It returns the archive.
 func (c *Cluster) BuildDockerfileImage(ctx context.Context, platform, archive string) (string, error) {
+	goos, arch, _ := strings.Cut(platform, "/")
+	if goos != "linux" || (arch != "amd64" && arch != "arm64") {
+		return "", fmt.Errorf("--platform %q: want linux/amd64 or linux/arm64", platform)
+	}
 	if err := debpkg.EnsureFor(debpkg.ImageBuild, c.opts.Out); err != nil {
 		return "", err
 	}
-	_, arch, _ := strings.Cut(platform, "/")
 	ref := DockerfileImage
 	if arch != runtime.GOARCH {
 		ref += "-" + arch
@@ -170,7 +173,7 @@ func (c *Cluster) BuildDockerfileImage(ctx context.Context, platform, archive st
 	if err := os.MkdirAll(c.path("logs"), 0o755); err != nil {
 		return "", fmt.Errorf("creating the log dir: %w", err)
 	}
-	logPath := c.path("logs", "build-image.log")
+	logPath := c.path("logs", "build-image-"+arch+".log")
 	log, err := os.Create(logPath)
 	if err != nil {
 		return "", fmt.Errorf("opening the build log: %w", err)

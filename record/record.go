@@ -54,7 +54,8 @@ const (
 	// interrupt, a panic, a probe that could not run). Never explained by a
 	// profile.
 	Errored Outcome = "errored"
-	// Skipped: the case did not run by design, with the reason.
+	// Skipped: the case did not run by design, or could not be observed in
+	// full on this cluster (never a pass), with the reason.
 	Skipped Outcome = "skipped"
 	// NotRun: the run planned the case but ended before its result was
 	// recorded. Only readers write it (see Run.Complete).

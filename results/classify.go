@@ -24,7 +24,8 @@ const (
 	// ImplementationDefined: the cluster took its own reading where the
 	// spec leaves the answer open. Reported, never failed.
 	ImplementationDefined Verdict = "implementation-defined"
-	// Skipped: the case did not run by design, with the reason.
+	// Skipped: the case did not run by design, or could not be observed in
+	// full on this cluster (never a pass), with the reason.
 	Skipped Verdict = "skipped"
 	// NotRun: the run planned the case but ended (killed, timed out,
 	// crashed, lost the cluster) before the case had a result. A failure:

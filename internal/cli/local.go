@@ -247,14 +247,20 @@ given) with apt-get. Uses: ` + strings.Join(debpkgUses(), ", ") + `.`,
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "PACKAGE\tUSE\tINSTALLED\tPROVIDES")
 			for _, p := range debpkg.Packages {
-				if !slices.Contains(uses, p.Use) {
+				var mine []string
+				for _, u := range p.Uses {
+					if slices.Contains(uses, u) {
+						mine = append(mine, string(u))
+					}
+				}
+				if len(mine) == 0 {
 					continue
 				}
 				installed := "yes"
 				if len(debpkg.Missing([]string{p.Name})) > 0 {
 					installed = "no"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Name, p.Use, installed, p.Provides)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Name, strings.Join(mine, ","), installed, p.Provides)
 			}
 			return tw.Flush()
 		},

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 )
 
@@ -27,46 +28,49 @@ const (
 	ImageBuild Use = "image-build"
 	// BrowserTest is the HTML comparison's test in a real browser.
 	BrowserTest Use = "browser-test"
+	// CI is what the CI scripts and the build's version stamp call.
+	CI Use = "ci"
 )
 
 // Uses lists every Use, in the order Packages is grouped.
-var Uses = []Use{Cluster, Cilium, ImageBuild, BrowserTest}
+var Uses = []Use{Cluster, Cilium, ImageBuild, BrowserTest, CI}
 
 // Package is one Debian package, what it provides and what for.
 type Package struct {
 	Name     string
 	Provides string
-	Use      Use
+	Uses     []Use
 }
 
 // Packages is every external tool the project runs.
 var Packages = []Package{
-	{"etcd-server", "etcd 3.4", Cluster},
-	{"containerd", "containerd 1.6 and ctr", Cluster},
-	{"runc", "containerd's OCI runtime", Cluster},
-	{"containernetworking-plugins", "bridge, host-local, loopback in /usr/lib/cni", Cluster},
-	{"iptables", "iptables-nft, used by kube-proxy and kube-router", Cluster},
-	{"ipset", "kube-router's address sets", Cluster},
-	{"nftables", "nft, the safety guard", Cluster},
-	{"conntrack", "kube-proxy flushes stale UDP entries", Cluster},
-	{"iproute2", "ip", Cluster},
-	{"util-linux", "unshare, nsenter, findmnt: the nodes' namespaces", Cluster},
-	{"patch", "applies our patches to enforcer sources", Cluster},
+	{"etcd-server", "etcd 3.4", []Use{Cluster}},
+	{"containerd", "containerd 1.6 and ctr", []Use{Cluster}},
+	{"runc", "the OCI runtime of containerd and of buildah's RUN steps", []Use{Cluster, ImageBuild}},
+	{"containernetworking-plugins", "bridge, host-local, loopback in /usr/lib/cni", []Use{Cluster}},
+	{"iptables", "iptables-nft, used by kube-proxy and kube-router", []Use{Cluster}},
+	{"ipset", "kube-router's address sets", []Use{Cluster}},
+	{"nftables", "nft, the safety guard", []Use{Cluster}},
+	{"conntrack", "kube-proxy flushes stale UDP entries", []Use{Cluster}},
+	{"iproute2", "ip", []Use{Cluster}},
+	{"util-linux", "unshare, nsenter, findmnt: the nodes' namespaces", []Use{Cluster}},
+	{"patch", "applies our patches to enforcer sources", []Use{Cluster}},
 	// Cilium 1.20 needs clang+LLVM >= 18.1; Debian 12's default clang is
 	// 14, its clang-19 is 19.1.7, the LLVM Cilium's own images ship.
-	{"clang-19", "clang and llc for Cilium's BPF datapath", Cilium},
-	{"buildah", "builds the Dockerfile without a Docker engine", ImageBuild},
-	{"runc", "buildah's OCI runtime for the Dockerfile's RUN steps", ImageBuild},
-	{"busybox-static", "the shell and core utilities of the Go builder image", ImageBuild},
-	{"ca-certificates", "the builder image's trust in the Go module proxy", ImageBuild},
-	{"chromium", "the headless browser of results' TestHTMLInBrowser", BrowserTest},
+	{"clang-19", "clang and llc for Cilium's BPF datapath", []Use{Cilium}},
+	{"buildah", "builds the Dockerfile without a Docker engine", []Use{ImageBuild}},
+	{"busybox-static", "the shell and core utilities of the Go builder image", []Use{ImageBuild}},
+	{"ca-certificates", "the builder image's trust in the Go module proxy", []Use{ImageBuild}},
+	{"chromium", "the headless browser of results' TestHTMLInBrowser", []Use{BrowserTest}},
+	{"git", "the checkout's revision in every report's version; CI's clean clone", []Use{CI}},
+	{"procps", "pgrep and pkill in .ci/faults.sh", []Use{CI}},
 }
 
 // For returns the names of the packages needed for use.
 func For(use Use) []string {
 	var names []string
 	for _, p := range Packages {
-		if p.Use == use {
+		if slices.Contains(p.Uses, use) {
 			names = append(names, p.Name)
 		}
 	}

@@ -181,19 +181,6 @@ func (Cilium) PodLinkPrefix() string { return "lxc" }
 // /run/cilium with the snapshot's paths, the sysctls it sets with the
 // snapshot's sysctls (except kernel.unprivileged_bpf_disabled: see
 // docs/local-cluster.md).
-// Footprint: the agent hard-codes its API socket (which its CNI plugin
-// dials), shell and monitor sockets and pid file in /run/cilium, and sets
-// its base datapath's sysctls (kernel.unprivileged_bpf_disabled too, to 1,
-// which cannot be set back once 1: docs/local-cluster.md).
-func (Cilium) Footprint() Footprint {
-	return Footprint{
-		Paths: []string{ciliumRunDir},
-		Sysctls: []string{
-			"net/core/bpf_jit_enable", "net/ipv4/conf/all/rp_filter",
-			"net/ipv4/fib_multipath_use_neigh", "kernel/timer_migration",
-		},
-	}
-}
 
 func (Cilium) Cleanup(context.Context, Env) error {
 	var errs []error
@@ -206,6 +193,20 @@ func (Cilium) Cleanup(context.Context, Env) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Footprint: the agent hard-codes its API socket (which its CNI plugin
+// dials), shell and monitor sockets and pid file in /run/cilium, and sets
+// its base datapath's sysctls (kernel.unprivileged_bpf_disabled too, to 1,
+// which cannot be set back once 1: docs/local-cluster.md).
+func (Cilium) Footprint() Footprint {
+	return Footprint{
+		Paths: []string{ciliumRunDir},
+		Sysctls: []string{
+			"net/core/bpf_jit_enable", "net/ipv4/conf/all/rp_filter",
+			"net/ipv4/fib_multipath_use_neigh", "kernel/timer_migration",
+		},
+	}
 }
 
 // ciliumAgentRoleObject reads the agent's ClusterRole from the Helm

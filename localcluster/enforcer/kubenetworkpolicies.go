@@ -166,9 +166,6 @@ func queueBound(procContent string, id int) bool {
 // when stopped by SIGINT, and the harness stops processes with SIGTERM
 // (docs/local-cluster.md). The generic cleanup would also delete the table
 // as new since the snapshot; the driver owns what its enforcer creates.
-// Footprint: its nftables table is new since the snapshot and its own
-// Cleanup's; it writes nothing else of the host.
-func (KubeNetworkPolicies) Footprint() Footprint { return Footprint{} }
 
 func (KubeNetworkPolicies) Cleanup(ctx context.Context, _ Env) error {
 	if err := exec.CommandContext(ctx, "nft", "list", "table", "inet", knpTable).Run(); err != nil {
@@ -183,3 +180,7 @@ func (KubeNetworkPolicies) Cleanup(ctx context.Context, _ Env) error {
 	}
 	return nil
 }
+
+// Footprint: its nftables table is new since the snapshot and its own
+// Cleanup's; it writes nothing else of the host.
+func (KubeNetworkPolicies) Footprint() Footprint { return Footprint{} }

@@ -121,8 +121,9 @@ var iptablesCompatTables = map[string]bool{
 
 // CleanNetfilter removes every iptables rule and chain that appeared since
 // the snapshot (kube-proxy's KUBE-*, kube-router's KUBE-ROUTER-*, KUBE-NWPLCY-*
-// and KUBE-POD-FW-*), then the nftables tables that did not exist before,
-// then the new ipsets. kube-router's own --cleanup-config is not used: it
+// and KUBE-POD-FW-*), then the nftables tables that did not exist before and
+// the empty built-in chains iptables-nft added to tables that did, then the
+// new ipsets. kube-router's own --cleanup-config is not used: it
 // also flushes all IPVS state of the host (docs/local-cluster.md, "Safety").
 func CleanNetfilter(before *hoststate.Snapshot) error {
 	var errs []error
@@ -196,9 +197,8 @@ func UndoScript(before []string, now string) string {
 		}
 		had[table+"\x00"+chainDecl(rest)] = true
 	}
-	table := ""
 	var b strings.Builder
-	table = ""
+	table := ""
 	var dels, flushes, removes []string
 	flush := func() {
 		if table != "" && len(dels)+len(flushes) > 0 {

@@ -31,7 +31,18 @@ type Snapshot struct {
 	Processes []string          `json:"processes"`
 	// Watch is what this snapshot looked at.
 	Watch Watch `json:"watch"`
+	// Format is FormatTables for snapshots whose netfilter lines name
+	// their table; 0 for older ones, whose sorted lines lost it.
+	Format int `json:"format,omitempty"`
 }
+
+// FormatTables is the snapshot format whose netfilter lines name their
+// table and chain.
+const FormatTables = 2
+
+// NetfilterComparable reports whether the snapshot's netfilter lines can be
+// compared with, and undone against, a capture of today's format.
+func (s *Snapshot) NetfilterComparable() bool { return s.Format >= FormatTables }
 
 // Watch is what a snapshot looks at beyond what it always records (routes,
 // netfilter, ipsets, links, netns, mounts, kubepods cgroups): the kernel
@@ -48,7 +59,7 @@ type Watch struct {
 
 // Capture records the current host state, looking at what w names.
 func Capture(w Watch) (*Snapshot, error) {
-	s := &Snapshot{Sysctls: map[string]string{}, Watch: w}
+	s := &Snapshot{Sysctls: map[string]string{}, Watch: w, Format: FormatTables}
 	var err error
 	r4, err := run("ip", "-4", "route", "show", "table", "all")
 	if err != nil {
@@ -176,8 +187,10 @@ func Load(path string) (*Snapshot, error) {
 func Diff(before, after *Snapshot) []string {
 	var d []string
 	d = append(d, diffSet("routes", before.Routes, after.Routes)...)
-	d = append(d, diffSet("nftables", before.Nftables, after.Nftables)...)
-	d = append(d, diffSet("iptables", before.Iptables, after.Iptables)...)
+	if before.NetfilterComparable() {
+		d = append(d, diffSet("nftables", before.Nftables, after.Nftables)...)
+		d = append(d, diffSet("iptables", before.Iptables, after.Iptables)...)
+	}
 	d = append(d, diffSet("ipsets", before.Ipsets, after.Ipsets)...)
 	d = append(d, diffSet("links", before.Links, after.Links)...)
 	d = append(d, diffSet("netns", before.Netns, after.Netns)...)

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"debug/elf"
 	"errors"
 	"fmt"
@@ -40,7 +41,7 @@ type Dockerfile struct {
 }
 
 // GoBuilderRepo is the repository of the assembled builder images, tagged
-// by Go version.
+// by Go version and GOPROXY.
 const GoBuilderRepo = "localhost/netpol-conformance/go-builder"
 
 // Build assembles the builder image when missing, builds the Dockerfile,
@@ -124,7 +125,9 @@ func (d Dockerfile) goBuilder(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("go env GOPROXY: %w", err)
 	}
-	ref := GoBuilderRepo + ":" + strings.TrimSpace(string(version))
+	// The image bakes in GOPROXY: another proxy is another image.
+	sum := sha256.Sum256(proxy)
+	ref := fmt.Sprintf("%s:%s-%x", GoBuilderRepo, strings.TrimSpace(string(version)), sum[:4])
 	if exec.CommandContext(ctx, "buildah", "inspect", "--type", "image", ref).Run() == nil {
 		return ref, nil
 	}
@@ -236,6 +239,13 @@ func VerifyPlugin(archive string, want Spec, arch string) error {
 		}
 		if f.Machine != elfMachine[arch] {
 			problems = append(problems, fmt.Sprintf("/%s is built for %s, want %s", p, f.Machine, elfMachine[arch]))
+		}
+		// An empty base has no dynamic loader: every binary must be static.
+		for _, prog := range f.Progs {
+			if prog.Type == elf.PT_INTERP {
+				problems = append(problems, fmt.Sprintf("/%s is dynamically linked (it needs an interpreter the empty base lacks): build it with CGO_ENABLED=0", p))
+				break
+			}
 		}
 	}
 	if len(problems) > 0 {

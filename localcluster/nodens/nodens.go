@@ -67,8 +67,19 @@ func (n Node) Create(ctx context.Context) error {
 	if _, err := os.Stat(n.Pin("net")); err == nil {
 		return fmt.Errorf("node %s: %s exists: delete the node first", n.Name, n.Pin("net"))
 	}
-	if err := os.MkdirAll(filepath.Join(n.Dir, "ns"), 0o755); err != nil {
+	nsDir := filepath.Join(n.Dir, "ns")
+	if err := os.MkdirAll(nsDir, 0o755); err != nil {
 		return fmt.Errorf("node %s: %w", n.Name, err)
+	}
+	// unshare pins a namespace only on a mount that does not propagate
+	// (systemd makes / shared): the pins' directory is a private mount of
+	// its own.
+	if !pinned(nsDir) {
+		for _, args := range [][]string{{"--bind", nsDir, nsDir}, {"--make-private", nsDir}} {
+			if out, err := exec.CommandContext(ctx, "mount", args...).CombinedOutput(); err != nil {
+				return errors.Join(fmt.Errorf("node %s: mount %s: %w: %s", n.Name, strings.Join(args, " "), err, strings.TrimSpace(string(out))), n.Delete())
+			}
+		}
 	}
 	for _, k := range kinds {
 		// unshare binds each namespace onto an existing file.
@@ -124,6 +135,11 @@ func (n Node) Delete() error {
 		}
 		if err := os.Remove(pin); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
+		}
+	}
+	if nsDir := filepath.Join(n.Dir, "ns"); len(errs) == 0 && pinned(nsDir) {
+		if out, err := exec.Command("umount", nsDir).CombinedOutput(); err != nil {
+			errs = append(errs, fmt.Errorf("node %s: unmounting %s: %w: %s", n.Name, nsDir, err, strings.TrimSpace(string(out))))
 		}
 	}
 	return errors.Join(errs...)
