@@ -1,9 +1,12 @@
 package images
 
 import (
+	"debug/elf"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -12,15 +15,27 @@ import (
 // built the plugin image: it must pass the image Plugin describes and name
 // each way an image can differ from it.
 func TestVerifyPlugin(t *testing.T) {
-	self, err := os.Executable() // an ELF executable for this machine's architecture
-	if err != nil {
+	dir := t.TempDir()
+	// A static ELF executable for this machine's architecture, as the
+	// Dockerfile builds them.
+	static := filepath.Join(dir, "static")
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
+	build := exec.Command("go", "build", "-o", static, filepath.Join(dir, "main.go"))
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=", "GO111MODULE=off")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building a static binary: %v: %s", err, out)
+	}
 	for _, n := range []string{"netpol-conformance", "netpol-agent", "netpol-suite"} {
-		if err := os.Symlink(self, filepath.Join(dir, n)); err != nil {
+		if err := os.Symlink(static, filepath.Join(dir, n)); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// The test binary itself links the C library when cgo is on.
+	dynamic, _ := os.Executable()
+	if f, err := elf.Open(dynamic); err != nil || !slices.ContainsFunc(f.Progs, func(p *elf.Prog) bool { return p.Type == elf.PT_INTERP }) {
+		dynamic = ""
 	}
 	script := filepath.Join(dir, "script")
 	if err := os.WriteFile(script, []byte("#!/bin/sh\n"), 0o755); err != nil {
@@ -45,8 +60,12 @@ func TestVerifyPlugin(t *testing.T) {
 		{name: "a file not an executable", edit: func(s *Spec) { s.Files[1].Source = script }, arch: runtime.GOARCH, wantErr: "/netpol-agent is not an ELF executable"},
 		{name: "another entrypoint", edit: func(s *Spec) { s.Entrypoint = []string{"/netpol-suite"} }, arch: runtime.GOARCH, wantErr: "entrypoint"},
 		{name: "no HOME", edit: func(s *Spec) { s.Env = nil }, arch: runtime.GOARCH, wantErr: "lacks HOME=/tmp"},
+		{name: "a dynamically linked binary", edit: func(s *Spec) { s.Files[2].Source = dynamic }, arch: runtime.GOARCH, wantErr: "/netpol-suite is dynamically linked"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "a dynamically linked binary" && dynamic == "" {
+				t.Skip("the test binary is static (cgo off): no dynamic binary at hand")
+			}
 			s := Plugin(ref, dir)
 			s.Files = append([]File(nil), s.Files...)
 			if tc.edit != nil {
