@@ -494,15 +494,27 @@ func DepartureSummary(cells []record.Cell) string {
 	if len(cells) == 0 {
 		return "the cluster departs from the NetworkPolicy spec"
 	}
-	over, under := 0, 0
+	over, under, unprobed := 0, 0, 0
 	for _, c := range cells {
-		if c.Observed == reachability.Allowed {
+		switch c.Observed {
+		case reachability.Allowed:
 			over++
-		} else {
+		case reachability.Blocked:
 			under++
+		default:
+			unprobed++
+		}
+	}
+	var parts []string
+	for _, p := range []struct {
+		n    int
+		what string
+	}{{over, "allowed that must be denied"}, {under, "denied that must be allowed"}, {unprobed, "whose probe failed"}} {
+		if p.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.what))
 		}
 	}
 	first := cells[0]
-	return fmt.Sprintf("the cluster departs from the NetworkPolicy spec in %d cells (%d allowed that must be denied, %d denied or unprobeable that must be allowed); first: %s: %s -> %s %s expected %s, observed %s",
-		len(cells), over, under, first.Stage, first.From, first.To, first.Key(), first.Expected, first.Observed)
+	return fmt.Sprintf("the cluster departs from the NetworkPolicy spec in %d cells (%s); first: %s: %s -> %s %s expected %s, observed %s",
+		len(cells), strings.Join(parts, ", "), first.Stage, first.From, first.To, first.Key(), first.Expected, first.Observed)
 }

@@ -401,3 +401,16 @@ func TestProbeFromOutsideTheSuiteIsNotObserved(t *testing.T) {
 		t.Errorf("outcome %q (%s), want skipped, naming the probe from kube-dns", rec.Outcome, rec.Message)
 	}
 }
+
+func TestDepartureSummaryCountsEachWay(t *testing.T) {
+	cells := []record.Cell{
+		{Stage: "initial", From: "y/b", To: "x/b", Port: 80, Protocol: "TCP", Expected: reachability.Blocked, Observed: reachability.ProbeError},
+		{Stage: "initial", From: "y/a", To: "x/b", Port: 80, Protocol: "TCP", Expected: reachability.Blocked, Observed: reachability.Allowed},
+		{Stage: "initial", From: "y/c", To: "x/b", Port: 80, Protocol: "TCP", Expected: reachability.Allowed, Observed: reachability.Blocked},
+	}
+	got := runner.DepartureSummary(cells)
+	want := "in 3 cells (1 allowed that must be denied, 1 denied that must be allowed, 1 whose probe failed)"
+	if !strings.Contains(got, want) {
+		t.Errorf("summary %q, want %q in it", got, want)
+	}
+}
