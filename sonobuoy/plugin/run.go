@@ -161,7 +161,8 @@ func runSuite(ctx context.Context, cfg Config, w io.Writer, tail *tailWriter) Ou
 	runCtx, cancel := context.WithTimeout(ctx, cfg.GinkgoTimeout+deadlineSlack)
 	defer cancel()
 	cmd := exec.CommandContext(runCtx, cfg.SuiteBinary, args...)
-	cmd.Stdout, cmd.Stderr = w, w
+	suiteOut := &summaryWriter{w: w}
+	cmd.Stdout, cmd.Stderr = suiteOut, suiteOut
 	// Stop the suite as Ginkgo expects to be interrupted, so it aborts the
 	// running spec, runs its cleanup and writes its report; kill it only if
 	// it has not exited after the grace period.
@@ -181,6 +182,7 @@ func runSuite(ctx context.Context, cfg Config, w io.Writer, tail *tailWriter) Ou
 		close(progressDone)
 	}
 	o.SuiteErr = cmd.Run()
+	_ = suiteOut.Flush()
 	stopProgress()
 	<-progressDone
 	elapsed := time.Since(start).Round(time.Second)
