@@ -94,7 +94,16 @@ func (c *Cluster) deployDNS(ctx context.Context, timeout time.Duration) error {
 			return err
 		}},
 		{"ConfigMap", dns.ConfigMap.Name, func() error { _, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, dns.ConfigMap, opts); return err }},
-		{"Service", dns.Service.Name, func() error { _, err := cs.CoreV1().Services(ns).Create(ctx, dns.Service, opts); return err }},
+		{"Service", dns.Service.Name, func() error {
+			// A cluster brought up again keeps its etcd: the Service may
+			// exist, and creating it again fails on its fixed address
+			// ("already allocated") before the name is found taken.
+			if _, err := cs.CoreV1().Services(ns).Get(ctx, dns.Service.Name, metav1.GetOptions{}); err == nil {
+				return nil
+			}
+			_, err := cs.CoreV1().Services(ns).Create(ctx, dns.Service, opts)
+			return err
+		}},
 		{"Deployment", dns.Deployment.Name, func() error { _, err := cs.AppsV1().Deployments(ns).Create(ctx, dns.Deployment, opts); return err }},
 	}
 	t0 := time.Now()
