@@ -3,8 +3,10 @@ package localcluster
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -115,7 +117,49 @@ func (c *Cluster) deployDNS(ctx context.Context, timeout time.Duration) error {
 	if err := waitDeploymentReady(ctx, cs, ns, dns.Deployment.Name, timeout); err != nil {
 		return err
 	}
+	// A cluster brought up again keeps its etcd, and with it the status of
+	// the last cluster's pod: only an answer proves this one serves.
+	if err := waitResolves(ctx, cs, dns, timeout); err != nil {
+		return err
+	}
 	c.logf("cluster DNS (CoreDNS %s) ready at %s %s after creation", coreDNSVersion, DNSServiceIP, time.Since(t0).Round(100*time.Millisecond))
+	return nil
+}
+
+// waitResolves polls until a pod of the cluster DNS, queried from the
+// node, resolves the kubernetes Service to its address.
+func waitResolves(ctx context.Context, cs kubernetes.Interface, dns workload.DNS, timeout time.Duration) error {
+	name := "kubernetes.default.svc." + ClusterDomain
+	sel := metav1.FormatLabelSelector(dns.Deployment.Spec.Selector)
+	last := "no pod yet"
+	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		pods, err := cs.CoreV1().Pods(dns.Deployment.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		for _, p := range pods.Items {
+			if p.Status.PodIP == "" || p.DeletionTimestamp != nil {
+				continue
+			}
+			addr := net.JoinHostPort(p.Status.PodIP, "53")
+			r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, network, addr)
+			}}
+			qctx, cancel := context.WithTimeout(ctx, time.Second)
+			ips, err := r.LookupHost(qctx, name)
+			cancel()
+			if err == nil && slices.Contains(ips, APIService) {
+				return true, nil
+			}
+			last = fmt.Sprintf("%s at %s: %v %v", p.Name, addr, ips, err)
+		}
+		return false, nil
+	})
+	if err != nil {
+		return fmt.Errorf("the cluster DNS does not resolve %s to %s (%s): %w", name, APIService, last, err)
+	}
 	return nil
 }
 
