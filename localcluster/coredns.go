@@ -66,8 +66,8 @@ func buildCoreDNS(ctx context.Context, b *gobuild.Builder) (string, error) {
 	})
 }
 
-// deployDNS creates the cluster DNS (workload.CoreDNS) and waits until its
-// pod is ready, so that the first pod the suite runs resolves names.
+// deployDNS creates the cluster DNS (workload.CoreDNS) and waits until it
+// answers, so that the first pod the suite runs resolves names.
 func (c *Cluster) deployDNS(ctx context.Context, timeout time.Duration) error {
 	cs, err := c.client()
 	if err != nil {
@@ -114,11 +114,9 @@ func (c *Cluster) deployDNS(ctx context.Context, timeout time.Duration) error {
 			return err
 		}
 	}
-	if err := waitDeploymentReady(ctx, cs, ns, dns.Deployment.Name, timeout); err != nil {
-		return err
-	}
-	// A cluster brought up again keeps its etcd, and with it the status of
-	// the last cluster's pod: only an answer proves this one serves.
+	// Not the Deployment's ready count: a cluster brought up again keeps
+	// its etcd, and with it the status of the last cluster's pod. Only an
+	// answer proves this one serves.
 	if err := waitResolves(ctx, cs, dns, timeout); err != nil {
 		return err
 	}
@@ -159,28 +157,6 @@ func waitResolves(ctx context.Context, cs kubernetes.Interface, dns workload.DNS
 	})
 	if err != nil {
 		return fmt.Errorf("the cluster DNS does not resolve %s to %s (%s): %w", name, APIService, last, err)
-	}
-	return nil
-}
-
-// waitDeploymentReady polls until every replica of the Deployment is ready.
-func waitDeploymentReady(ctx context.Context, cs kubernetes.Interface, ns, name string, timeout time.Duration) error {
-	last := "not found"
-	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
-		d, err := cs.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			last = err.Error()
-			return false, nil
-		}
-		want := int32(1)
-		if d.Spec.Replicas != nil {
-			want = *d.Spec.Replicas
-		}
-		last = fmt.Sprintf("%d of %d replicas ready", d.Status.ReadyReplicas, want)
-		return d.Status.ReadyReplicas >= want, nil
-	})
-	if err != nil {
-		return fmt.Errorf("deployment %s/%s not ready (%s): %w", ns, name, last, err)
 	}
 	return nil
 }

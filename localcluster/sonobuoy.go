@@ -153,9 +153,10 @@ const DockerfileImage = "localhost/netpol-conformance:dockerfile"
 // to archive (default _output/image/netpol-conformance-ARCH.tar), checked
 // to be the plugin image. It needs no cluster. It returns the archive.
 func (c *Cluster) BuildDockerfileImage(ctx context.Context, platform, archive string) (string, error) {
-	goos, arch, _ := strings.Cut(platform, "/")
-	if goos != "linux" || (arch != "amd64" && arch != "arm64") {
-		return "", fmt.Errorf("--platform %q: want linux/amd64 or linux/arm64", platform)
+	// Checked before anything is installed.
+	arch, err := images.PlatformArch(platform)
+	if err != nil {
+		return "", err
 	}
 	if err := debpkg.EnsureFor(debpkg.ImageBuild, c.opts.Out); err != nil {
 		return "", err

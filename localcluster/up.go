@@ -190,11 +190,11 @@ func (c *Cluster) Build(ctx context.Context) error {
 	return err
 }
 
-// build builds the Kubernetes components, the enforcer and the images'
-// binaries, logging to logs/build.log; it sets env.Builder.
 // imageBinaries are the binaries of the images every cluster runs.
 type imageBinaries struct{ agent, pause, coreDNS string }
 
+// build builds the Kubernetes components, the enforcer and the images'
+// binaries, logging to logs/build.log; it sets env.Builder.
 func (c *Cluster) build(ctx context.Context, drv enforcer.Driver, env *enforcer.Env) (bins imageBinaries, err error) {
 	b, buildLog, err := c.loggingBuilder()
 	if err != nil {

@@ -130,7 +130,8 @@ func (r *Runner) CheckEnforced(ctx context.Context, rec *record.Case) (notEnforc
 // Run runs case c and records it in rec: a departure from the spec sets
 // rec.Outcome to record.Departed with its message and detail, and Run
 // returns nil; a case that agreed wherever it probed but could not run
-// all its probes here is record.Skipped, never a pass. An error means the case could not be judged: an API or
+// all its probes here is record.Skipped, never a pass. An error means the
+// case could not be judged: an API or
 // probe failure, a topology that would not return to allow-all, an agent
 // that restarted during the case.
 func (r *Runner) Run(ctx context.Context, c *cases.Case, rec *record.Case) error {

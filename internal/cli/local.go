@@ -23,15 +23,6 @@ import (
 	"github.com/netpol-conformance/netpol-conformance/localcluster/enforcer"
 )
 
-// debpkgUses names every debpkg.Use, for help and completion.
-func debpkgUses() []string {
-	names := make([]string, len(debpkg.Uses))
-	for i, u := range debpkg.Uses {
-		names[i] = string(u)
-	}
-	return names
-}
-
 const modulePath = "github.com/netpol-conformance/netpol-conformance"
 
 func newLocalCommand() *cobra.Command {
@@ -220,10 +211,10 @@ into the local cluster with 'local run --plugin-archive' or
 provides it, what it is for and whether it is installed: the one list
 (localcluster/debpkg) each command installs from on first use. With
 --install, it installs what the given uses need (every use when none is
-given) with apt-get. Uses: ` + strings.Join(debpkgUses(), ", ") + `.`,
+given) with apt-get. Uses: ` + strings.Join(debpkg.UseNames(), ", ") + `.`,
 		Example: `  netpol-conformance local tools
   sudo netpol-conformance local tools --install browser-test`,
-		ValidArgs: debpkgUses(),
+		ValidArgs: debpkg.UseNames(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			uses := debpkg.Uses
 			if len(args) > 0 {

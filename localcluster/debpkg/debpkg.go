@@ -77,6 +77,15 @@ func For(use Use) []string {
 	return names
 }
 
+// UseNames names every Use, for help, completion and errors.
+func UseNames() []string {
+	names := make([]string, len(Uses))
+	for i, u := range Uses {
+		names[i] = string(u)
+	}
+	return names
+}
+
 // ParseUse returns the Use named s.
 func ParseUse(s string) (Use, error) {
 	for _, u := range Uses {
@@ -84,11 +93,7 @@ func ParseUse(s string) (Use, error) {
 			return u, nil
 		}
 	}
-	names := make([]string, len(Uses))
-	for i, u := range Uses {
-		names[i] = string(u)
-	}
-	return "", fmt.Errorf("unknown use %q: one of %s", s, strings.Join(names, ", "))
+	return "", fmt.Errorf("unknown use %q: one of %s", s, strings.Join(UseNames(), ", "))
 }
 
 // Missing returns the packages of names that dpkg does not report installed.

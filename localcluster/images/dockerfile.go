@@ -40,6 +40,16 @@ type Dockerfile struct {
 	Log io.Writer
 }
 
+// PlatformArch returns the architecture of a platform the plugin image is
+// built for, "linux/amd64" or "linux/arm64".
+func PlatformArch(platform string) (string, error) {
+	goos, arch, _ := strings.Cut(platform, "/")
+	if _, ok := elfMachine[arch]; !ok || goos != "linux" {
+		return "", fmt.Errorf("platform %q: want linux/amd64 or linux/arm64", platform)
+	}
+	return arch, nil
+}
+
 // GoBuilderRepo is the repository of the assembled builder images, tagged
 // by Go version and GOPROXY.
 const GoBuilderRepo = "localhost/netpol-conformance/go-builder"
@@ -47,9 +57,9 @@ const GoBuilderRepo = "localhost/netpol-conformance/go-builder"
 // Build assembles the builder image when missing, builds the Dockerfile,
 // exports it and checks the archive holds what the Dockerfile says.
 func (d Dockerfile) Build(ctx context.Context) error {
-	goos, arch, ok := strings.Cut(d.Platform, "/")
-	if !ok || goos != "linux" || (arch != "amd64" && arch != "arm64") {
-		return fmt.Errorf("platform %q: want linux/amd64 or linux/arm64", d.Platform)
+	arch, err := PlatformArch(d.Platform)
+	if err != nil {
+		return err
 	}
 	// buildah initialises its network backend even for --network host and
 	// none, leaving /etc/cni/net.d/cni.lock; a machine that had no /etc/cni
