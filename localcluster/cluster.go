@@ -54,6 +54,10 @@ type Options struct {
 	// LeakInjection runs the enforcer so that InjectLeak can put a rule
 	// ahead of it; only an enforcer.LeakInjector allows it.
 	LeakInjection bool
+	// Nodes is how many nodes the cluster has: 1 (or 0) is the host
+	// itself, as the cluster always was; 2 to MaxNodes are namespace
+	// nodes on a fabric (see nodes.go).
+	Nodes int
 }
 
 // Cluster is the local cluster rooted at a state directory.
@@ -112,6 +116,28 @@ type record struct {
 	StartedAt  time.Time `json:"startedAt"`
 	// LeakInjection: the enforcer runs so that a leak can be injected.
 	LeakInjection bool `json:"leakInjection,omitempty"`
+	// Nodes are the namespace nodes of a multi-node cluster, each with
+	// its parameters; none for a one-node cluster, whose node is the
+	// host and whose Params are its node's.
+	Nodes []nodeRecord `json:"nodes,omitempty"`
+}
+
+// nodeNames are the names of the cluster's nodes.
+func (r *record) nodeNames() []string {
+	if len(r.Nodes) == 0 {
+		return []string{NodeName}
+	}
+	var out []string
+	for _, n := range r.Nodes {
+		out = append(out, n.Name)
+	}
+	return out
+}
+
+// nodeRecord is what `down` needs of a namespace node.
+type nodeRecord struct {
+	Name   string        `json:"name"`
+	Params render.Params `json:"params"`
 }
 
 func (c *Cluster) loadRecord() (*record, error) {
@@ -135,25 +161,32 @@ func (c *Cluster) saveRecord(r *record) error {
 	return err
 }
 
-// params derives every path and address of the cluster.
+// params derives every path and address of the cluster and of its host
+// node; nodeIP is where the API server listens.
 func (c *Cluster) params(uplink, nodeIP string) render.Params {
+	return c.nodeParams(c.hostNode(nodeIP), uplink)
+}
+
+// nodeParams derives every path and address of node n.
+func (c *Cluster) nodeParams(n node, uplink string) render.Params {
 	p := render.Params{
-		NodeName: NodeName, NodeIP: nodeIP, Uplink: uplink,
+		NodeName: n.Name, NodeIP: n.IP, Uplink: uplink,
 		ClusterCIDR: ClusterCIDR, NodePodCIDR: NodePodCIDR, ServiceCIDR: ServiceCIDR,
 		ClusterDNS: DNSServiceIP, ClusterDomain: ClusterDomain,
 		Bridge: Bridge, CNIBinDir: CNIBinDir, StateDir: c.opts.StateDir,
-		ContainerdSocket:  c.path("containerd", "containerd.sock"),
-		ContainerdRoot:    c.path("containerd", "root"),
-		ContainerdState:   c.path("containerd", "state"),
-		RuncRoot:          c.path("runc"),
-		CNIConfDir:        c.path("cni", "net.d"),
-		IPAMDataDir:       c.path("cni", "ipam"),
-		PodLogsDir:        c.path("pod-logs"),
+		ContainerdSocket:  n.path("containerd", "containerd.sock"),
+		ContainerdRoot:    n.path("containerd", "root"),
+		ContainerdState:   n.path("containerd", "state"),
+		RuncRoot:          n.path("runc"),
+		CNIConfDir:        n.path("cni", "net.d"),
+		IPAMDataDir:       n.path("cni", "ipam"),
+		PodLogsDir:        n.path("pod-logs"),
 		SandboxImage:      images.Pause,
-		KubeletKubeconfig: c.path("kubelet.kubeconfig"),
+		KubeletKubeconfig: n.path("kubelet.kubeconfig"),
 		ProxyKubeconfig:   c.path("kube-proxy.kubeconfig"),
 		ClientCAFile:      c.path("pki", "ca.crt"),
 	}
+	p.CgroupRoot = n.cgroupRoot()
 	p.GuardPorts = c.footprint(p).ports
 	return p
 }

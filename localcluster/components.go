@@ -108,36 +108,36 @@ func (c *Cluster) schedulerSpec() proc.Spec {
 	}
 }
 
-func (c *Cluster) containerdSpec() proc.Spec {
-	return proc.Spec{
+func (c *Cluster) containerdSpec(n node) proc.Spec {
+	return n.spec(proc.Spec{
 		Name: "containerd",
 		Path: "/usr/bin/containerd", // Debian 1.6 (docs/local-cluster.md, "containerd 1.6 with kubelet 1.34")
-		Args: []string{"--config=" + c.path("containerd", "config.toml")},
-	}
+		Args: []string{"--config=" + n.path("containerd", "config.toml")},
+	})
 }
 
-func (c *Cluster) kubeletSpec(p render.Params) proc.Spec {
-	return proc.Spec{
+func (c *Cluster) kubeletSpec(n node, p render.Params) proc.Spec {
+	return n.spec(proc.Spec{
 		Name: "kubelet",
 		Path: c.bin("kubelet"),
 		Args: []string{
-			"--config=" + c.path("kubelet-config.yaml"),
+			"--config=" + n.path("kubelet-config.yaml"),
 			"--kubeconfig=" + p.KubeletKubeconfig,
-			"--hostname-override=" + NodeName,
+			"--hostname-override=" + n.Name,
 			"--node-ip=" + p.NodeIP,
-			"--root-dir=" + c.path("kubelet"),
-			"--cert-dir=" + c.path("kubelet", "pki"),
+			"--root-dir=" + n.path("kubelet"),
+			"--cert-dir=" + n.path("kubelet", "pki"),
 			"--v=1",
 		},
 		Ports: []string{p.NodeIP + ":10250", "127.0.0.1:10248"},
-	}
+	})
 }
 
-func (c *Cluster) kubeProxySpec() proc.Spec {
-	return proc.Spec{
+func (c *Cluster) kubeProxySpec(n node) proc.Spec {
+	return n.spec(proc.Spec{
 		Name:  "kube-proxy",
 		Path:  c.bin("kube-proxy"),
-		Args:  []string{"--config=" + c.path("kube-proxy-config.yaml"), "--v=1"},
+		Args:  []string{"--config=" + n.path("kube-proxy-config.yaml"), "--v=1"},
 		Ports: []string{"127.0.0.1:10256", "127.0.0.1:10249"},
-	}
+	})
 }

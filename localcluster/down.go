@@ -16,6 +16,7 @@ import (
 	"github.com/netpol-conformance/netpol-conformance/localcluster/hostchange"
 	"github.com/netpol-conformance/netpol-conformance/localcluster/hoststate"
 	"github.com/netpol-conformance/netpol-conformance/localcluster/proc"
+	"github.com/netpol-conformance/netpol-conformance/localcluster/render"
 )
 
 // Down stops what Up started, removes the pods through CRI, undoes every
@@ -59,27 +60,34 @@ func (c *Cluster) down(ctx context.Context) error {
 	var errs []error
 
 	// Stop the node side first so nothing recreates pods or rules, then
-	// remove the pods through CRI while containerd still runs (CNI DEL
-	// releases veths, IPs and netns), then the control plane. The
+	// remove each node's pods through CRI while its containerd still runs
+	// (CNI DEL releases veths, IPs and netns), then the control plane. The
 	// processes of a driver that wires pods itself stop only after the
 	// pods are gone: Cilium's CNI DEL needs its agent.
 	order := stopOrder(recorded, rec)
 	late := c.podNetworkProcesses(rec)
 	order = stopAfterPods(order, late)
-	podsRemoved, criRan := false, false
+	nodes := c.recordedNodes(rec)
+	podsRemoved, criRan := map[string]bool{}, true
 	for _, name := range order {
-		if !podsRemoved && (name == "containerd" || late[name]) {
-			podsRemoved = true
-			if _, ok := c.sup.Running("containerd"); ok && rec != nil {
-				cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-				n, err := cri.RemoveAllPods(cctx, rec.Params.ContainerdSocket)
-				cancel()
-				if err != nil {
-					errs = append(errs, fmt.Errorf("removing pods through CRI: %w", err))
-				}
-				criRan = err == nil
-				c.logf("removed %d pod sandboxes through CRI", n)
+		for _, n := range nodes {
+			runtime := n.component("containerd")
+			if podsRemoved[n.Name] || (name != runtime && !late[name]) {
+				continue
 			}
+			podsRemoved[n.Name] = true
+			if _, ok := c.sup.Running(runtime); !ok {
+				criRan = false
+				continue
+			}
+			cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+			count, err := cri.RemoveAllPods(cctx, n.params.ContainerdSocket)
+			cancel()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("removing the pods of node %s through CRI: %w", n.Name, err))
+				criRan = false
+			}
+			c.logf("removed %d pod sandboxes of node %s through CRI", count, n.Name)
 		}
 		if err := c.sup.Stop(name, 15*time.Second); err != nil {
 			errs = append(errs, err)
@@ -87,16 +95,21 @@ func (c *Cluster) down(ctx context.Context) error {
 		}
 		c.logf("stopped %s", name)
 	}
-	if rec != nil {
-		errs = append(errs, c.killShims(rec.Params.ContainerdSocket))
+	for _, n := range nodes {
+		errs = append(errs, c.killShims(n.params.ContainerdSocket))
 	}
 	if before == nil {
 		return errors.Join(errs...)
 	}
-	if !criRan {
+	if !criRan || len(nodes) == 0 {
 		// containerd was already gone (a killed run) or could not remove
 		// every pod: what is left of them belongs to PID 1 now.
 		errs = append(errs, hostchange.KillOrphanedPods(before))
+	}
+	if rec != nil && len(rec.Nodes) > 0 {
+		// With their processes gone, the node namespaces end, and with
+		// them every rule, route, link and mount inside.
+		errs = append(errs, c.deleteNodes(nodes))
 	}
 
 	var podLinks []string
@@ -139,6 +152,28 @@ func (c *Cluster) down(ctx context.Context) error {
 	_ = os.Remove(c.recordPath())
 	c.logf("host is as before `local up`: routes, netfilter, ipsets, links, netns, mounts, sysctls, cgroups and processes checked")
 	return nil
+}
+
+// recordedNodes are the nodes of the recorded cluster with their
+// parameters: the host node, or the namespace nodes. None without a record.
+func (c *Cluster) recordedNodes(rec *record) []recordedNode {
+	if rec == nil {
+		return nil
+	}
+	if len(rec.Nodes) == 0 {
+		return []recordedNode{{node: c.hostNode(rec.Params.NodeIP), params: rec.Params}}
+	}
+	var out []recordedNode
+	for _, r := range rec.Nodes {
+		out = append(out, recordedNode{node: c.namespaceNode(r.Name, r.Params.NodeIP), params: r.Params})
+	}
+	return out
+}
+
+// recordedNode is a node of the record with its parameters.
+type recordedNode struct {
+	node
+	params render.Params
 }
 
 // podNetworkProcesses names the processes of the recorded driver when it

@@ -107,7 +107,7 @@ func (c *Cluster) footprint(p render.Params) footprint {
 func (c *Cluster) harnessSpecs(p render.Params) []proc.Spec {
 	return []proc.Spec{
 		c.etcdSpec(), c.apiserverSpec(p), c.controllerManagerSpec(), c.schedulerSpec(),
-		c.containerdSpec(), c.kubeletSpec(p), c.kubeProxySpec(),
+		c.containerdSpec(c.hostNode(p.NodeIP)), c.kubeletSpec(c.hostNode(p.NodeIP), p), c.kubeProxySpec(c.hostNode(p.NodeIP)),
 	}
 }
 

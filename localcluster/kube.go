@@ -3,12 +3,14 @@ package localcluster
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -56,8 +58,45 @@ func (c *Cluster) bootstrapRBAC(ctx context.Context) error {
 	return nil
 }
 
+// forgetStaleNodes deletes the Nodes of an earlier cluster of this state
+// dir that this one does not have (its etcd is kept: a one-node cluster
+// brought up again as two nodes still lists the host node), with their
+// pods, which nothing runs any more. The pod garbage collector would take
+// its time, and until then the cluster DNS and the suite would see pods
+// that answer nothing.
+func (c *Cluster) forgetStaleNodes(ctx context.Context, keep []string) error {
+	cs, err := c.client()
+	if err != nil {
+		return err
+	}
+	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("listing nodes: %w", err)
+	}
+	now := metav1.DeleteOptions{GracePeriodSeconds: new(int64)}
+	for _, n := range nodes.Items {
+		if slices.Contains(keep, n.Name) {
+			continue
+		}
+		pods, err := cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + n.Name})
+		if err != nil {
+			return fmt.Errorf("listing the pods of stale node %s: %w", n.Name, err)
+		}
+		for _, p := range pods.Items {
+			if err := cs.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, now); err != nil && !apierrors.IsNotFound(err) {
+				return fmt.Errorf("deleting pod %s/%s of stale node %s: %w", p.Namespace, p.Name, n.Name, err)
+			}
+		}
+		if err := cs.CoreV1().Nodes().Delete(ctx, n.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting stale node %s: %w", n.Name, err)
+		}
+		c.logf("deleted node %s of an earlier cluster of this state dir, with its %d pods", n.Name, len(pods.Items))
+	}
+	return nil
+}
+
 // waitNodeReady polls the node until its Ready condition is True.
-func (c *Cluster) waitNodeReady(ctx context.Context, timeout time.Duration) error {
+func (c *Cluster) waitNodeReady(ctx context.Context, name string, timeout time.Duration) error {
 	cs, err := c.client()
 	if err != nil {
 		return err
@@ -66,7 +105,7 @@ func (c *Cluster) waitNodeReady(ctx context.Context, timeout time.Duration) erro
 	defer cancel()
 	last := "not registered"
 	for {
-		if node, err := cs.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{}); err == nil {
+		if node, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{}); err == nil {
 			last = "Ready condition missing"
 			for _, cond := range node.Status.Conditions {
 				if cond.Type == corev1.NodeReady {
@@ -81,10 +120,34 @@ func (c *Cluster) waitNodeReady(ctx context.Context, timeout time.Duration) erro
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("node %s not Ready after %s: %s", NodeName, timeout, last)
+			return fmt.Errorf("node %s not Ready after %s: %s", name, timeout, last)
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// waitPodCIDR returns the pod CIDR the controller manager gives the node
+// once it has registered.
+func (c *Cluster) waitPodCIDR(ctx context.Context, name string, timeout time.Duration) (string, error) {
+	cs, err := c.client()
+	if err != nil {
+		return "", err
+	}
+	var cidr string
+	last := "not registered"
+	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		node, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		cidr, last = node.Spec.PodCIDR, "registered, no spec.podCIDR yet"
+		return cidr != "", nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("node %s has no pod CIDR after %s: %s", name, timeout, last)
+	}
+	return cidr, nil
 }
 
 // runCheckPod proves the node runs pods: an agent pod reaches Running, then

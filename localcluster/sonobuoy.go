@@ -86,8 +86,21 @@ func (c *Cluster) LoadImages(ctx context.Context, pluginArchive string) (string,
 	if err != nil {
 		return "", fmt.Errorf("no local cluster in %s (run `local up` first): %w", c.opts.StateDir, err)
 	}
-	if _, ok := c.sup.Running("containerd"); !ok {
-		return "", fmt.Errorf("containerd of the local cluster in %s is not running: run `local up` first", c.opts.StateDir)
+	nodes := c.recordedNodes(rec)
+	for _, n := range nodes {
+		if _, ok := c.sup.Running(n.component("containerd")); !ok {
+			return "", fmt.Errorf("%s of the local cluster in %s is not running: run `local up` first", n.component("containerd"), c.opts.StateDir)
+		}
+	}
+	// Every node's runtime gets each image: the scheduler may place the
+	// plugin's pods on any node.
+	importAll := func(archive string) error {
+		for _, n := range nodes {
+			if err := images.Import(n.params.ContainerdSocket, archive); err != nil {
+				return fmt.Errorf("node %s: %w", n.Name, err)
+			}
+		}
+		return nil
 	}
 	b, log, err := c.loggingBuilder()
 	if err != nil {
@@ -117,7 +130,7 @@ func (c *Cluster) LoadImages(ctx context.Context, pluginArchive string) (string,
 			return "", err
 		}
 	}
-	if err := images.Import(rec.Params.ContainerdSocket, pluginArchive); err != nil {
+	if err := importAll(pluginArchive); err != nil {
 		return "", err
 	}
 	if fi, err := os.Stat(pluginArchive); err == nil {
@@ -136,7 +149,7 @@ func (c *Cluster) LoadImages(ctx context.Context, pluginArchive string) (string,
 	if err := images.Build(images.Binary(SonobuoyImage, bin, "/sonobuoy", "65532:65532"), archive); err != nil {
 		return "", err
 	}
-	if err := images.Import(rec.Params.ContainerdSocket, archive); err != nil {
+	if err := importAll(archive); err != nil {
 		return "", err
 	}
 	c.logf("image %s loaded in %s", SonobuoyImage, time.Since(t0).Round(time.Second))

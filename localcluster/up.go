@@ -19,6 +19,7 @@ import (
 	"github.com/netpol-conformance/netpol-conformance/localcluster/hostchange"
 	"github.com/netpol-conformance/netpol-conformance/localcluster/hoststate"
 	"github.com/netpol-conformance/netpol-conformance/localcluster/images"
+	"github.com/netpol-conformance/netpol-conformance/localcluster/nodens"
 	"github.com/netpol-conformance/netpol-conformance/localcluster/pki"
 	"github.com/netpol-conformance/netpol-conformance/localcluster/proc"
 	"github.com/netpol-conformance/netpol-conformance/localcluster/render"
@@ -40,6 +41,9 @@ func (c *Cluster) Up(ctx context.Context) error {
 	if _, ok := drv.(enforcer.LeakInjector); c.opts.LeakInjection && !ok {
 		return fmt.Errorf("--leak-injection: enforcer %s cannot have a leak injected (%s)", drv.Name(), leakInjectors())
 	}
+	if err := c.checkNodes(drv); err != nil {
+		return err
+	}
 	if reused, err := c.checkPrevious(ctx, drv); err != nil || reused {
 		return err
 	}
@@ -57,15 +61,26 @@ func (c *Cluster) Up(ctx context.Context) error {
 		return err
 	}
 
-	dev, nodeIP, err := uplink()
+	dev, hostIP, err := uplink()
 	if err != nil {
 		return err
 	}
-	p := c.params(dev, nodeIP)
-	env.NodeIP, env.IPAMDataDir = nodeIP, p.IPAMDataDir
-	conflist, err := c.podNetwork(drv, env, &p)
-	if err != nil {
-		return err
+	// One node is the host; more are namespaces on a fabric, where the
+	// API server listens on the host's fabric address.
+	nodes, apiIP := []node{c.hostNode(hostIP)}, hostIP
+	if c.opts.Nodes > 1 {
+		if err := checkFabricFree(); err != nil {
+			return err
+		}
+		nodes, apiIP = c.nodes(c.opts.Nodes), FabricHostIP
+	}
+	p := c.params(dev, apiIP)
+	env.NodeIP, env.IPAMDataDir = apiIP, p.IPAMDataDir
+	var conflist []byte
+	if nodes[0].ns == nil {
+		if conflist, err = c.podNetwork(drv, env, &p); err != nil {
+			return err
+		}
 	}
 	if err := p.Validate(); err != nil {
 		return err
@@ -85,16 +100,40 @@ func (c *Cluster) Up(ctx context.Context) error {
 		return err
 	}
 	rec := &record{Enforcer: drv.Name(), Params: p, StartedAt: time.Now(), LeakInjection: c.opts.LeakInjection}
+	params := map[string]render.Params{}
+	for _, n := range nodes {
+		params[n.Name] = p
+		if n.ns != nil {
+			params[n.Name] = c.nodeParams(n, dev)
+			rec.Nodes = append(rec.Nodes, nodeRecord{Name: n.Name, Params: params[n.Name]})
+		}
+	}
 	if err := c.saveRecord(rec); err != nil {
 		return err
 	}
-	if err := c.writeFiles(p, conflist); err != nil {
+	if err := c.writeFiles(p); err != nil {
 		return err
 	}
 	if err := hostchange.InstallGuard(p); err != nil {
 		return fmt.Errorf("installing safety guard: %w", err)
 	}
 	c.logf("safety guard installed (nftables table %s, blackhole routes for %s and %s)", render.GuardTable, ClusterCIDR, ServiceCIDR)
+	if nodes[0].ns == nil {
+		if err := hostchange.EnableForwarding(); err != nil {
+			return err
+		}
+	} else {
+		tn := time.Now()
+		if err := c.createFabric(ctx); err != nil {
+			return err
+		}
+		for i, n := range nodes {
+			if err := c.createNode(ctx, n, i); err != nil {
+				return err
+			}
+		}
+		c.logf("fabric %s and %d node namespaces created (%s)", FabricCIDR, len(nodes), time.Since(tn).Round(100*time.Millisecond))
+	}
 
 	start := func(spec proc.Spec, ready func(context.Context) error, timeout time.Duration) error {
 		rec.Components = append(rec.Components, spec.Name)
@@ -108,14 +147,14 @@ func (c *Cluster) Up(ctx context.Context) error {
 		if err := c.waitReady(ctx, pr, timeout, ready); err != nil {
 			return &proc.ComponentError{Component: spec.Name, LogPath: c.sup.LogPath(spec.Name), Err: err}
 		}
-		c.logf("%-24s ready (pid %d)", spec.Name, pr.Pid)
+		c.logf("%-32s ready (pid %d)", spec.Name, pr.Pid)
 		return nil
 	}
 	admin, err := c.adminHTTPClient()
 	if err != nil {
 		return err
 	}
-	apiURL := fmt.Sprintf("https://%s", net.JoinHostPort(nodeIP, fmt.Sprint(APIPort)))
+	apiURL := apiServerURL(apiIP)
 	for _, step := range []struct {
 		spec    proc.Spec
 		ready   func(context.Context) error
@@ -125,17 +164,32 @@ func (c *Cluster) Up(ctx context.Context) error {
 		{c.apiserverSpec(p), httpReady(admin, apiURL+"/readyz"), 90 * time.Second},
 		{c.controllerManagerSpec(), httpReady(insecureLocal(), "https://127.0.0.1:10257/healthz"), 60 * time.Second},
 		{c.schedulerSpec(), httpReady(insecureLocal(), "https://127.0.0.1:10259/healthz"), 60 * time.Second},
-		{c.containerdSpec(), func(ctx context.Context) error { _, err := cri.Version(ctx, p.ContainerdSocket); return err }, 30 * time.Second},
 	} {
 		if err := start(step.spec, step.ready, step.timeout); err != nil {
 			return err
 		}
 	}
-	if err := c.importImages(p, bins); err != nil {
-		return &proc.ComponentError{Component: "image import", LogPath: c.sup.LogPath("containerd"), Err: err}
+	for _, n := range nodes {
+		np := params[n.Name]
+		if err := c.writeNodeFiles(n, np, conflist); err != nil {
+			return err
+		}
+		if err := start(c.containerdSpec(n), func(ctx context.Context) error { _, err := cri.Version(ctx, np.ContainerdSocket); return err }, 30*time.Second); err != nil {
+			return err
+		}
+		if err := c.importImages(np, bins); err != nil {
+			return &proc.ComponentError{Component: "image import", LogPath: c.sup.LogPath(n.component("containerd")), Err: err}
+		}
 	}
 	if err := c.bootstrapRBAC(ctx); err != nil {
 		return fmt.Errorf("creating RBAC for the enforcer: %w", err)
+	}
+	var names []string
+	for _, n := range nodes {
+		names = append(names, n.Name)
+	}
+	if err := c.forgetStaleNodes(ctx, names); err != nil {
+		return err
 	}
 	if bs, ok := drv.(enforcer.Bootstrapper); ok {
 		tb := time.Now()
@@ -145,36 +199,106 @@ func (c *Cluster) Up(ctx context.Context) error {
 		c.logf("API objects of enforcer %s created (%s)", drv.Name(), time.Since(tb).Round(100*time.Millisecond))
 	}
 	tNode := time.Now()
-	for _, step := range []struct {
-		spec    proc.Spec
-		ready   func(context.Context) error
-		timeout time.Duration
-	}{
-		{c.kubeletSpec(p), httpReady(http.DefaultClient, "http://127.0.0.1:10248/healthz"), 60 * time.Second},
-		{c.kubeProxySpec(), httpReady(http.DefaultClient, "http://127.0.0.1:10256/healthz"), 60 * time.Second},
-	} {
-		if err := start(step.spec, step.ready, step.timeout); err != nil {
+	podCIDRs := map[string]string{}
+	for _, n := range nodes {
+		local := &http.Client{Transport: &http.Transport{DialContext: n.dial}}
+		if err := start(c.kubeletSpec(n, params[n.Name]), httpReady(local, "http://127.0.0.1:10248/healthz"), 60*time.Second); err != nil {
+			return err
+		}
+		if n.ns != nil {
+			// A namespace node's bridge network is written once the
+			// controller manager has given the node its pod CIDR:
+			// containerd reloads its CNI config, and the node turns
+			// Ready.
+			cidr, err := c.waitPodCIDR(ctx, n.Name, 60*time.Second)
+			if err != nil {
+				return &proc.ComponentError{Component: n.component("kubelet") + " (no pod CIDR)", LogPath: c.sup.LogPath("kube-controller-manager"), Err: err}
+			}
+			np := params[n.Name]
+			np.NodePodCIDR, podCIDRs[n.Name] = cidr, cidr
+			params[n.Name] = np
+			if err := c.writeConflist(np); err != nil {
+				return err
+			}
+		}
+		if err := start(c.kubeProxySpec(n), httpReady(local, "http://127.0.0.1:10256/healthz"), 60*time.Second); err != nil {
 			return err
 		}
 	}
-	if err := c.waitNodeReady(ctx, 90*time.Second); err != nil {
-		return &proc.ComponentError{Component: "kubelet (node never Ready)", LogPath: c.sup.LogPath("kubelet"), Err: err}
-	}
-	c.logf("node %s Ready %s after kubelet start", NodeName, time.Since(tNode).Round(100*time.Millisecond))
-	for _, spec := range drv.Processes(env) {
-		if err := start(spec, func(ctx context.Context) error { return drv.Ready(ctx, env) }, 90*time.Second); err != nil {
+	if nodes[0].ns != nil {
+		for i := range rec.Nodes {
+			rec.Nodes[i].Params = params[rec.Nodes[i].Name]
+		}
+		if err := c.saveRecord(rec); err != nil {
 			return err
+		}
+		if err := routeNodes(ctx, nodes, podCIDRs); err != nil {
+			return err
+		}
+	}
+	for _, n := range nodes {
+		if err := c.waitNodeReady(ctx, n.Name, 90*time.Second); err != nil {
+			return &proc.ComponentError{Component: n.component("kubelet") + " (node never Ready)", LogPath: c.sup.LogPath(n.component("kubelet")), Err: err}
+		}
+		c.logf("node %s Ready %s after the first kubelet's start", n.Name, time.Since(tNode).Round(100*time.Millisecond))
+	}
+	for _, n := range nodes {
+		nenv := env
+		nenv.NodeName, nenv.NodeIP, nenv.IPAMDataDir, nenv.Command, nenv.Dial = n.Name, n.IP, params[n.Name].IPAMDataDir, n.command, n.dial
+		if n.ns == nil {
+			nenv.NodeIP = apiIP
+		}
+		for _, spec := range drv.Processes(nenv) {
+			if err := start(n.spec(spec), func(ctx context.Context) error { return drv.Ready(ctx, nenv) }, 90*time.Second); err != nil {
+				return err
+			}
 		}
 	}
 	if err := c.runCheckPod(ctx, 90*time.Second); err != nil {
-		return &proc.ComponentError{Component: "test pod", LogPath: c.sup.LogPath("kubelet"), Err: err}
+		return &proc.ComponentError{Component: "test pod", LogPath: c.sup.LogPath(nodes[0].component("kubelet")), Err: err}
 	}
 	if err := c.deployDNS(ctx, 90*time.Second); err != nil {
-		return &proc.ComponentError{Component: "cluster DNS", LogPath: c.sup.LogPath("kubelet"), Err: err}
+		return &proc.ComponentError{Component: "cluster DNS", LogPath: c.sup.LogPath(nodes[0].component("kubelet")), Err: err}
 	}
-	c.logf("cluster up with enforcer %s in %s", drv.Name(), time.Since(t0).Round(time.Second))
+	c.logf("cluster of %d node(s) up with enforcer %s in %s", len(nodes), drv.Name(), time.Since(t0).Round(time.Second))
 	c.logf("kubeconfig: %s", c.KubeconfigPath())
 	return nil
+}
+
+// checkNodes refuses, before anything is built or changed, a node count
+// out of range, a state dir that namespace nodes would not see, and an
+// enforcer that cannot run on namespace nodes yet: one that wires pods
+// with a CNI plugin of its own (Calico, Cilium) needs its own mechanism
+// between nodes, which is the next stage of docs/multi-node.md.
+func (c *Cluster) checkNodes(drv enforcer.Driver) error {
+	n := c.opts.Nodes
+	if n < 0 || n > MaxNodes {
+		return fmt.Errorf("--nodes %d: give 1 to %d (more do not fit this machine)", n, MaxNodes)
+	}
+	if n <= 1 {
+		return nil
+	}
+	if dir, ok := nodens.PrivateDirOf(c.opts.StateDir); ok {
+		return fmt.Errorf("--nodes %d: the state dir %s is under %s, which each node has a private copy of: give a --state-dir elsewhere", n, c.opts.StateDir, dir)
+	}
+	if _, ok := drv.(enforcer.PodNetwork); ok {
+		return fmt.Errorf("--nodes %d: enforcer %s wires pods with a CNI plugin of its own and runs on one node only so far (docs/multi-node.md): use --nodes 1, or an enforcer on the bridge network (%s)", n, drv.Name(), strings.Join(BridgeEnforcers(), ", "))
+	}
+	return nil
+}
+
+// BridgeEnforcers are the enforcers that run on the harness's bridge
+// network, on any number of nodes.
+func BridgeEnforcers() []string {
+	var out []string
+	for _, name := range enforcer.Names() {
+		if d, _ := enforcer.Get(name); d != nil {
+			if _, ok := d.(enforcer.PodNetwork); !ok {
+				out = append(out, name)
+			}
+		}
+	}
+	return out
 }
 
 // Build builds (or reuses) every binary `up` with the enforcer of the
@@ -277,8 +401,13 @@ func (c *Cluster) checkPrevious(ctx context.Context, drv enforcer.Driver) (bool,
 	if rec.Enforcer != drv.Name() || rec.LeakInjection != c.opts.LeakInjection {
 		return false, fmt.Errorf("a cluster with enforcer %s (leak injection %t) is already up in %s: run `local down` before `up --enforcer %s` (leak injection %t)", rec.Enforcer, rec.LeakInjection, c.opts.StateDir, drv.Name(), c.opts.LeakInjection)
 	}
-	if err := c.waitNodeReady(ctx, 10*time.Second); err != nil {
-		return false, fmt.Errorf("a cluster is running in %s but its node is not Ready (%v): run `local down` first", c.opts.StateDir, err)
+	if want := max(c.opts.Nodes, 1); want != max(len(rec.Nodes), 1) {
+		return false, fmt.Errorf("a cluster of %d node(s) is already up in %s: run `local down` before `up --nodes %d`", max(len(rec.Nodes), 1), c.opts.StateDir, want)
+	}
+	for _, name := range rec.nodeNames() {
+		if err := c.waitNodeReady(ctx, name, 10*time.Second); err != nil {
+			return false, fmt.Errorf("a cluster is running in %s but its node is not Ready (%v): run `local down` first", c.opts.StateDir, err)
+		}
 	}
 	c.logf("cluster already up with enforcer %s; reusing it", rec.Enforcer)
 	c.logf("kubeconfig: %s", c.KubeconfigPath())
@@ -441,9 +570,9 @@ func (c *Cluster) podNetwork(drv enforcer.Driver, env enforcer.Env, p *render.Pa
 	return conflist, nil
 }
 
-// writeFiles generates certificates, kubeconfigs and component configs;
-// conflist is the pod network's.
-func (c *Cluster) writeFiles(p render.Params, conflist []byte) error {
+// writeFiles generates the control plane's certificates and kubeconfigs,
+// and the host node's kubelet and kube-proxy identities.
+func (c *Cluster) writeFiles(p render.Params) error {
 	pkiDir := c.path("pki")
 	ca, err := pki.LoadOrCreateCA(pkiDir)
 	if err != nil {
@@ -465,35 +594,46 @@ func (c *Cluster) writeFiles(p render.Params, conflist []byte) error {
 		{Name: "kube-proxy", CommonName: "system:kube-proxy", Client: true},
 		{Name: "enforcer", CommonName: enforcerUser, Client: true},
 	}
-	server := fmt.Sprintf("https://%s", net.JoinHostPort(p.NodeIP, fmt.Sprint(APIPort)))
+	server := apiServerURL(p.NodeIP)
 	kubeconfigs := map[string]string{
 		"admin": c.KubeconfigPath(), "controller-manager": c.path("controller-manager.kubeconfig"),
 		"scheduler": c.path("scheduler.kubeconfig"), "kubelet": p.KubeletKubeconfig,
 		"kube-proxy": p.ProxyKubeconfig, "enforcer": c.path("enforcer.kubeconfig"),
 	}
 	for _, l := range leaves {
-		certPath, keyPath, err := ca.Issue(pkiDir, l)
-		if err != nil {
+		if kc, ok := kubeconfigs[l.Name]; ok {
+			if err := c.writeClientKubeconfig(ca, server, l, kc); err != nil {
+				return err
+			}
+		} else if _, _, err := ca.Issue(pkiDir, l); err != nil {
 			return err
 		}
-		if kc, ok := kubeconfigs[l.Name]; ok {
-			data, err := render.Kubeconfig(render.KubeconfigParams{Server: server, CAFile: ca.CertPath, CertFile: certPath, KeyFile: keyPath, User: l.CommonName})
-			if err != nil {
-				return err
-			}
-			if _, err := render.WriteIfChanged(kc, data, 0o600); err != nil {
-				return err
-			}
+	}
+	return nil
+}
+
+// writeNodeFiles writes node n's own certificate, kubeconfig and component
+// configs; conflist is its pod network's, nil when it is written later
+// (writeConflist).
+func (c *Cluster) writeNodeFiles(n node, p render.Params, conflist []byte) error {
+	if n.ns != nil {
+		// Each namespace node is a kubelet of its own name: the Node
+		// authorizer lets it act only on its own Node and pods.
+		ca, err := pki.LoadOrCreateCA(c.path("pki"))
+		if err != nil {
+			return fmt.Errorf("certificate authority: %w", err)
+		}
+		if err := c.writeClientKubeconfig(ca, apiServerURL(FabricHostIP), pki.Leaf{Name: "kubelet-" + n.Name, CommonName: "system:node:" + n.Name, Organization: []string{"system:nodes"}, Client: true}, p.KubeletKubeconfig); err != nil {
+			return err
 		}
 	}
 	files := []struct {
 		path   string
 		render func(render.Params) ([]byte, error)
 	}{
-		{c.path("containerd", "config.toml"), render.Containerd},
-		{filepath.Join(p.CNIConfDir, "10-netpol-local.conflist"), func(render.Params) ([]byte, error) { return conflist, nil }},
-		{c.path("kubelet-config.yaml"), render.Kubelet},
-		{c.path("kube-proxy-config.yaml"), render.KubeProxy},
+		{n.path("containerd", "config.toml"), render.Containerd},
+		{n.path("kubelet-config.yaml"), render.Kubelet},
+		{n.path("kube-proxy-config.yaml"), render.KubeProxy},
 	}
 	for _, f := range files {
 		data, err := f.render(p)
@@ -504,7 +644,45 @@ func (c *Cluster) writeFiles(p render.Params, conflist []byte) error {
 			return err
 		}
 	}
-	return nil
+	if conflist == nil {
+		return nil
+	}
+	_, err := render.WriteIfChanged(conflistPath(p), conflist, 0o644)
+	return err
+}
+
+// writeConflist writes the bridge network of a node whose pod CIDR p has.
+func (c *Cluster) writeConflist(p render.Params) error {
+	data, err := render.CNI(p)
+	if err != nil {
+		return err
+	}
+	_, err = render.WriteIfChanged(conflistPath(p), data, 0o644)
+	return err
+}
+
+func conflistPath(p render.Params) string {
+	return filepath.Join(p.CNIConfDir, "10-netpol-local.conflist")
+}
+
+// apiServerURL is the API server's URL at ip.
+func apiServerURL(ip string) string {
+	return fmt.Sprintf("https://%s", net.JoinHostPort(ip, fmt.Sprint(APIPort)))
+}
+
+// writeClientKubeconfig issues l's client certificate and writes a
+// kubeconfig for server with it to path.
+func (c *Cluster) writeClientKubeconfig(ca *pki.CA, server string, l pki.Leaf, path string) error {
+	certPath, keyPath, err := ca.Issue(c.path("pki"), l)
+	if err != nil {
+		return err
+	}
+	data, err := render.Kubeconfig(render.KubeconfigParams{Server: server, CAFile: ca.CertPath, CertFile: certPath, KeyFile: keyPath, User: l.CommonName})
+	if err != nil {
+		return err
+	}
+	_, err = render.WriteIfChanged(path, data, 0o600)
+	return err
 }
 
 func (c *Cluster) importImages(p render.Params, bins imageBinaries) error {

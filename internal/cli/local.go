@@ -29,6 +29,7 @@ func newLocalCommand() *cobra.Command {
 	var (
 		stateDir      string
 		leakInjection bool
+		nodes         int
 	)
 	cmd := &cobra.Command{
 		Use:   "local",
@@ -42,7 +43,7 @@ NetworkPolicy enforcer as host processes (Linux, root). See docs/local-cluster.m
 		if err != nil {
 			return nil, err
 		}
-		return localcluster.New(localcluster.Options{RepoRoot: root, StateDir: stateDir, Enforcer: enf, LeakInjection: leakInjection, Out: cmd.OutOrStdout()})
+		return localcluster.New(localcluster.Options{RepoRoot: root, StateDir: stateDir, Enforcer: enf, LeakInjection: leakInjection, Nodes: nodes, Out: cmd.OutOrStdout()})
 	}
 
 	var enf string
@@ -67,6 +68,10 @@ NetworkPolicy enforcer as host processes (Linux, root). See docs/local-cluster.m
 		},
 	}
 	up.Flags().StringVar(&enf, "enforcer", "kube-router", fmt.Sprintf("NetworkPolicy enforcer: one of %s", strings.Join(enforcer.Names(), ", ")))
+	nodesFlag := func(c *cobra.Command) {
+		c.Flags().IntVar(&nodes, "nodes", 1, fmt.Sprintf("how many nodes: 1 is this host itself; 2 to %d are node namespaces on a fabric of their own (enforcers on the bridge network only: %s)", localcluster.MaxNodes, strings.Join(localcluster.BridgeEnforcers(), ", ")))
+	}
+	nodesFlag(up)
 	up.Flags().BoolVar(&leakInjection, "leak-injection", false, "run the enforcer so that `local leak` can inject a fault ahead of it (calico only; for measuring the suite, not for judging the enforcer)")
 
 	down := &cobra.Command{
@@ -416,6 +421,7 @@ and everything else worked, 1 when anything else went wrong. Linux and root.`,
 		},
 	}
 	run.Flags().StringVar(&runEnf, "enforcer", "kube-router", fmt.Sprintf("NetworkPolicy enforcer: one of %s", strings.Join(enforcer.Names(), ", ")))
+	nodesFlag(run)
 	run.Flags().StringVar(&runOut, "out", "", "directory for the retrieved results (default <repo>/_output/sonobuoy/ENFORCER)")
 	run.Flags().BoolVar(&runKeep, "keep", false, "leave the cluster up afterwards")
 	run.Flags().DurationVar(&runWait, "wait", time.Hour, "bound on the Sonobuoy run")

@@ -186,8 +186,8 @@ func (Calico) LeakChain() string { return "FORWARD" }
 
 // Ready waits for Felix's readiness endpoint, which turns 200 once Felix is
 // in sync with the datastore and has programmed the dataplane.
-func (Calico) Ready(ctx context.Context, _ Env) error {
-	return waitHealthy(ctx, "felix", fmt.Sprintf("http://127.0.0.1:%d/readiness", CalicoHealthPort), 250*time.Millisecond)
+func (Calico) Ready(ctx context.Context, env Env) error {
+	return waitHealthy(ctx, env, "felix", fmt.Sprintf("http://127.0.0.1:%d/readiness", CalicoHealthPort), 250*time.Millisecond)
 }
 
 // CNIConflist is the conflist of Calico's CNI plugin (docs/local-cluster.md,

@@ -139,8 +139,8 @@ func (c Cilium) Processes(env Env) []proc.Spec {
 }
 
 // Ready waits for the agent's healthz to report Ok.
-func (Cilium) Ready(ctx context.Context, _ Env) error {
-	return waitHealthy(ctx, "cilium-agent", fmt.Sprintf("http://127.0.0.1:%d/healthz", CiliumHealthPort), 250*time.Millisecond)
+func (Cilium) Ready(ctx context.Context, env Env) error {
+	return waitHealthy(ctx, env, "cilium-agent", fmt.Sprintf("http://127.0.0.1:%d/healthz", CiliumHealthPort), 250*time.Millisecond)
 }
 
 func (Cilium) CNIConflist(env Env) ([]byte, error) {

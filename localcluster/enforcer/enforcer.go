@@ -9,6 +9,8 @@ package enforcer
 import (
 	"context"
 	"fmt"
+	"net"
+	"os/exec"
 	"sort"
 
 	"github.com/netpol-conformance/netpol-conformance/localcluster/gobuild"
@@ -35,10 +37,26 @@ type Env struct {
 	StateDir string
 	// IPAMDataDir is where host-local IPAM keeps its leases.
 	IPAMDataDir string
+	// Command runs a program where the enforcer's processes run: on the
+	// host, or inside their node of a multi-node cluster (whose network
+	// namespace, netfilter and /proc/net are the node's own). Nil is the
+	// host.
+	Command func(ctx context.Context, name string, args ...string) *exec.Cmd
+	// Dial connects as a process where the enforcer runs would: its
+	// health endpoints listen on its node's loopback. Nil is the host's.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// LeakInjection asks a LeakInjector to run its enforcer so that a
 	// rule inserted first in its LeakChain is evaluated before every rule
 	// of the enforcer (`local up --leak-injection`).
 	LeakInjection bool
+}
+
+// command runs name as Command says.
+func (e Env) command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	if e.Command == nil {
+		return exec.CommandContext(ctx, name, args...)
+	}
+	return e.Command(ctx, name, args...)
 }
 
 // Driver is one NetworkPolicy enforcer.

@@ -10,12 +10,17 @@ import (
 )
 
 // waitHealthy polls an enforcer's health endpoint every interval until it
-// answers 200 OK, and otherwise says what it last answered.
-func waitHealthy(ctx context.Context, what, url string, interval time.Duration) error {
+// answers 200 OK, and otherwise says what it last answered. The endpoint is
+// reached as the enforcer's node would reach it (env.Dial).
+func waitHealthy(ctx context.Context, env Env, what, url string, interval time.Duration) error {
+	client := http.DefaultClient
+	if env.Dial != nil {
+		client = &http.Client{Transport: &http.Transport{DialContext: env.Dial}}
+	}
 	var last string
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err == nil {
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 			resp.Body.Close()

@@ -18,7 +18,7 @@ func TestWaitHealthy(t *testing.T) {
 		}
 	}))
 	defer healthyOnThird.Close()
-	if err := waitHealthy(context.Background(), "felix", healthyOnThird.URL, time.Millisecond); err != nil || calls.Load() != 3 {
+	if err := waitHealthy(context.Background(), Env{}, "felix", healthyOnThird.URL, time.Millisecond); err != nil || calls.Load() != 3 {
 		t.Errorf("waitHealthy = %v after %d calls, want nil after 3", err, calls.Load())
 	}
 
@@ -28,7 +28,7 @@ func TestWaitHealthy(t *testing.T) {
 	defer never.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	err := waitHealthy(ctx, "felix", never.URL, time.Millisecond)
+	err := waitHealthy(ctx, Env{}, "felix", never.URL, time.Millisecond)
 	if err == nil || !strings.Contains(err.Error(), "felix not ready") || !strings.Contains(err.Error(), "503 datastore not ready") {
 		t.Errorf("waitHealthy on an endpoint that never turns healthy = %v", err)
 	}

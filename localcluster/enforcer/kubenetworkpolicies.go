@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -122,10 +121,10 @@ func knpArgs(env Env) []string {
 // Ready returns nil once its table is programmed and a process listens on
 // its queue: it programs the table, then binds the queue, before it judges
 // any packet. Upstream has no health endpoint.
-func (KubeNetworkPolicies) Ready(ctx context.Context, _ Env) error {
+func (KubeNetworkPolicies) Ready(ctx context.Context, env Env) error {
 	var last error
 	for {
-		last = knpReady(ctx)
+		last = knpReady(ctx, env)
 		if last == nil {
 			return nil
 		}
@@ -137,11 +136,13 @@ func (KubeNetworkPolicies) Ready(ctx context.Context, _ Env) error {
 	}
 }
 
-func knpReady(ctx context.Context) error {
-	if out, err := exec.CommandContext(ctx, "nft", "list", "table", "inet", knpTable).CombinedOutput(); err != nil {
+func knpReady(ctx context.Context, env Env) error {
+	if out, err := env.command(ctx, "nft", "list", "table", "inet", knpTable).CombinedOutput(); err != nil {
 		return fmt.Errorf("nftables table inet %s not programmed: %w: %s", knpTable, err, strings.TrimSpace(string(out)))
 	}
-	data, err := os.ReadFile(nfqueueProcFile)
+	// Read by a process where the enforcer runs: /proc/net shows the
+	// reader's network namespace.
+	data, err := env.command(ctx, "cat", nfqueueProcFile).Output()
 	if err != nil {
 		return fmt.Errorf("reading bound NFQUEUE queues: %w", err)
 	}

@@ -69,8 +69,8 @@ func (k KubeRouter) Processes(env Env) []proc.Spec {
 
 // Ready waits for kube-router's health endpoint, which turns 200 once the
 // policy controller has completed a full sync.
-func (KubeRouter) Ready(ctx context.Context, _ Env) error {
-	return waitHealthy(ctx, "kube-router", fmt.Sprintf("http://127.0.0.1:%d/healthz", KubeRouterHealthPort), 500*time.Millisecond)
+func (KubeRouter) Ready(ctx context.Context, env Env) error {
+	return waitHealthy(ctx, env, "kube-router", fmt.Sprintf("http://127.0.0.1:%d/healthz", KubeRouterHealthPort), 500*time.Millisecond)
 }
 
 // Cleanup has nothing of its own to do: kube-router's KUBE-ROUTER-*,

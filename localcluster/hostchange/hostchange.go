@@ -19,8 +19,8 @@ import (
 	"github.com/netpol-conformance/netpol-conformance/localcluster/render"
 )
 
-// InstallGuard installs the nftables guard and the blackhole routes, then
-// enables forwarding. It must run before any cluster component starts.
+// InstallGuard installs the nftables guard and the blackhole routes. It
+// must run before any cluster component starts.
 func InstallGuard(p render.Params) error {
 	script, err := render.Guard(p)
 	if err != nil {
@@ -39,8 +39,14 @@ func InstallGuard(p render.Params) error {
 			return fmt.Errorf("adding blackhole route for %s: %w", cidr, err)
 		}
 	}
-	// pod -> ClusterIP -> pod needs forwarding; the value before `up` is in
-	// the snapshot and is restored by RestoreSysctls.
+	return nil
+}
+
+// EnableForwarding lets the host route pod -> ClusterIP -> pod, as the node
+// of a one-node cluster; the value before `up` is in the snapshot and is
+// restored by RestoreSysctls. (Namespace nodes forward in their own
+// network namespaces: the host of a multi-node cluster forwards nothing.)
+func EnableForwarding() error {
 	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644); err != nil {
 		return fmt.Errorf("enabling ip_forward: %w", err)
 	}

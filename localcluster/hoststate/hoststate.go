@@ -110,14 +110,19 @@ func Capture(w Watch) (*Snapshot, error) {
 	return s, nil
 }
 
-// KubepodsCgroups lists kubelet's QoS cgroup directories in every v1
-// hierarchy (and the v2 root, should there be one).
+// NodeCgroupPrefix starts the name of each namespace node's cgroup root,
+// made in every hierarchy, under which its kubelet puts its pods.
+const NodeCgroupPrefix = "netpol-node-"
+
+// KubepodsCgroups lists the cgroup directories of the cluster's pods in
+// every v1 hierarchy (and the v2 root, should there be one): kubelet's QoS
+// cgroups of the host node, and the namespace nodes' cgroup roots.
 func KubepodsCgroups() []string {
 	var out []string
-	matches, _ := filepath.Glob("/sys/fs/cgroup/*/kubepods*")
-	out = append(out, matches...)
-	matches, _ = filepath.Glob("/sys/fs/cgroup/kubepods*")
-	out = append(out, matches...)
+	for _, pattern := range []string{"/sys/fs/cgroup/*/kubepods*", "/sys/fs/cgroup/kubepods*", "/sys/fs/cgroup/*/" + NodeCgroupPrefix + "*", "/sys/fs/cgroup/" + NodeCgroupPrefix + "*"} {
+		matches, _ := filepath.Glob(pattern)
+		out = append(out, matches...)
+	}
 	sort.Strings(out)
 	return out
 }

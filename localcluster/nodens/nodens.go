@@ -40,6 +40,17 @@ func (n Node) Pin(kind string) string { return filepath.Join(n.Dir, "ns", kind) 
 // privateDirs are the host directories a node has its own copy of.
 var privateDirs = map[string]string{"/run": "run", "/var/lib": "var-lib", "/var/log": "var-log"}
 
+// PrivateDirOf reports the private directory path is under, if any: a
+// process inside a node sees the node's own copy there, not the host's.
+func PrivateDirOf(path string) (string, bool) {
+	for host := range privateDirs {
+		if path == host || strings.HasPrefix(path, host+"/") {
+			return host, true
+		}
+	}
+	return "", false
+}
+
 // setupScript runs inside the new namespaces, once. It first drops the
 // copies of every namespace pin the new mount namespace inherited (other
 // nodes', containerd's pod netns): a copy, even hidden under a bind mount,

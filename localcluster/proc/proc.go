@@ -20,6 +20,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/netpol-conformance/netpol-conformance/localcluster/nodens"
 )
 
 // Spec describes one host process.
@@ -34,6 +36,9 @@ type Spec struct {
 	// Ports are TCP addresses ("127.0.0.1:2379") the process will listen
 	// on; Start refuses to start it while any of them is taken.
 	Ports []string
+	// NetNS pins the network namespace the process runs in (a node's),
+	// where its Ports are checked; empty for the host's.
+	NetNS string
 }
 
 // Supervisor keeps pid files in RunDir and logs in LogDir.
@@ -88,7 +93,11 @@ func (s *Supervisor) Start(spec Spec) (*Process, error) {
 		return nil, fmt.Errorf("%s is already running as pid %d (run `local down` first)", spec.Name, pid)
 	}
 	for _, addr := range spec.Ports {
-		if err := PortFree(addr); err != nil {
+		free := PortFree
+		if spec.NetNS != "" {
+			free = func(addr string) error { return nodens.PortFree(spec.NetNS, addr) }
+		}
+		if err := free(addr); err != nil {
 			return nil, &ComponentError{Component: spec.Name, Err: err}
 		}
 	}

@@ -48,6 +48,10 @@ type Params struct {
 	ClientCAFile      string
 	// GuardPorts are the TCP ports of the cluster the guard refuses on the uplink.
 	GuardPorts []int
+	// CgroupRoot is the cgroup kubelet puts its pods under: empty for
+	// the host's root, a node's own on a namespace node (they share the
+	// host's cgroup tree).
+	CgroupRoot string `json:",omitempty"`
 }
 
 // Validate reports every missing field at once.
@@ -161,6 +165,9 @@ kind: KubeletConfiguration
 # cgroups are v1 (hybrid) and there is no systemd here.
 cgroupDriver: cgroupfs
 failCgroupV1: false
+{{- if .CgroupRoot}}
+cgroupRoot: {{.CgroupRoot}}
+{{- end}}
 # No CAP_SYS_RESOURCE in the bounding set: kubelet must not try to lower it.
 oomScoreAdj: 0
 containerRuntimeEndpoint: unix://{{.ContainerdSocket}}

@@ -1,6 +1,9 @@
 // Package smoke proves, on a running local cluster, that a real TCP
 // connection between two pods is blocked by a default-deny ingress policy
 // and restored by an allow policy (or, with enforcer "none", never blocked).
+// On a cluster of two or more nodes each step is proved for a client on the
+// server's node and for one on another node, and the server's Service is
+// reached across nodes.
 //
 //	NETPOL_LOCAL_KUBECONFIG=$(netpol-conformance local kubeconfig) \
 //	NETPOL_EXPECT_ENFORCED=true go test ./localcluster/smoke -v
@@ -12,6 +15,7 @@ import (
 	"encoding/json"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -81,23 +85,44 @@ func TestPolicyBlocksAndAllowRestores(t *testing.T) {
 		}
 	})
 	e := &env{cs: cs, cfg: cfg, ns: ns.Name}
-	e.server = e.runPod(ctx, t, "server", map[string]string{"role": "server"})
-	client := e.runPod(ctx, t, "client", map[string]string{"role": "client"})
+	nodes := e.readyNodes(ctx, t)
+	e.server = e.runPod(ctx, t, "server", nodes[0], map[string]string{"role": "server"})
+	// One client on the server's node; on a multi-node cluster, one more
+	// on another node, where encapsulation, routing and per-node agents
+	// decide.
+	clients := []*corev1.Pod{e.runPod(ctx, t, "client", nodes[0], map[string]string{"role": "client"})}
+	if len(nodes) > 1 {
+		clients = append(clients, e.runPod(ctx, t, "client-far", nodes[1], map[string]string{"role": "client"}))
+	}
 	target := net.JoinHostPort(e.server.Status.PodIP, "80")
+	for _, c := range clients {
+		t.Logf("%s on node %s, server on node %s", c.Name, c.Spec.NodeName, e.server.Spec.NodeName)
+	}
 
 	// 0. The cluster DNS resolves the kubernetes Service through its own
 	// Service address, as every pod's resolv.conf names it.
 	dns := net.JoinHostPort(localcluster.DNSServiceIP, "53") + "/UDP/dns"
 	want := "NOERROR A " + localcluster.APIService
-	if r := e.probe(ctx, t, client, dns); r.Outcome != agent.Allowed || r.Reply != want {
-		t.Fatalf("kubernetes.default.svc.%s from %s via %s = %+v, want allowed with %q", localcluster.ClusterDomain, client.Name, dns, r, want)
+	for _, c := range clients {
+		if r := e.probe(ctx, t, c, dns); r.Outcome != agent.Allowed || r.Reply != want {
+			t.Fatalf("kubernetes.default.svc.%s from %s via %s = %+v, want allowed with %q", localcluster.ClusterDomain, c.Name, dns, r, want)
+		}
 	}
 
-	// 1. Without policy the connection works: the probe path itself is sound.
-	if r := e.probe(ctx, t, client, target); r.Outcome != agent.Allowed {
-		t.Fatalf("before any policy: %s -> %s = %+v, want allowed", client.Name, target, r)
-	} else if r.Reply != e.ns+"/server" {
-		t.Fatalf("reply %q, want %s/server", r.Reply, e.ns)
+	// 1. Without policy the connection works, to the pod and through its
+	// Service: the probe path itself is sound.
+	svc := e.service(ctx, t, "server", map[string]string{"role": "server"})
+	for _, c := range clients {
+		if r := e.probe(ctx, t, c, target); r.Outcome != agent.Allowed {
+			t.Fatalf("before any policy: %s -> %s = %+v, want allowed", c.Name, target, r)
+		} else if r.Reply != e.ns+"/server" {
+			t.Fatalf("%s -> %s: reply %q, want %s/server", c.Name, target, r.Reply, e.ns)
+		}
+		// kube-proxy programs a new Service within its sync period.
+		to := net.JoinHostPort(svc.Spec.ClusterIP, "80")
+		if r := e.waitFor(ctx, t, c, to, func(o agent.Outcome) bool { return o == agent.Allowed }); r.Reply != e.ns+"/server" {
+			t.Fatalf("%s -> Service %s: reply %q, want %s/server", c.Name, to, r.Reply, e.ns)
+		}
 	}
 
 	// 2. Default-deny ingress for the server.
@@ -105,22 +130,24 @@ func TestPolicyBlocksAndAllowRestores(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "default-deny-ingress"},
 		Spec:       networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}},
 	})
-	if expectEnforced {
-		r := e.waitFor(ctx, t, client, target, func(o agent.Outcome) bool { return o == agent.DeniedRefused || o == agent.DeniedTimeout })
-		t.Logf("default-deny: %s after policy creation (%s)", r.Outcome, r.Detail)
-	} else {
+	for _, c := range clients {
+		if expectEnforced {
+			r := e.waitFor(ctx, t, c, target, func(o agent.Outcome) bool { return o == agent.DeniedRefused || o == agent.DeniedTimeout })
+			t.Logf("default-deny: %s -> server %s after policy creation (%s)", c.Name, r.Outcome, r.Detail)
+			continue
+		}
 		// Nothing enforces: the connection must stay open for the whole wait.
-		deadline := time.Now().Add(enforcementWait)
+		deadline := time.Now().Add(enforcementWait / time.Duration(len(clients)))
 		for time.Now().Before(deadline) {
-			if r := e.probe(ctx, t, client, target); r.Outcome != agent.Allowed {
-				t.Fatalf("enforcer none: default-deny changed the connection to %+v; it must stay open", r)
+			if r := e.probe(ctx, t, c, target); r.Outcome != agent.Allowed {
+				t.Fatalf("enforcer none: default-deny changed %s -> server to %+v; it must stay open", c.Name, r)
 			}
 			time.Sleep(time.Second)
 		}
-		t.Logf("default-deny: connection stayed open for %s, as expected without an enforcer", enforcementWait)
+		t.Logf("default-deny: %s -> server stayed open, as expected without an enforcer", c.Name)
 	}
 
-	// 3. Allow ingress from the client to port 80 restores it.
+	// 3. Allow ingress from the clients to port 80 restores it.
 	port80 := intstr.FromInt32(80)
 	e.apply(ctx, t, &networkingv1.NetworkPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: "allow-client"},
@@ -133,21 +160,61 @@ func TestPolicyBlocksAndAllowRestores(t *testing.T) {
 			}},
 		},
 	})
-	r := e.waitFor(ctx, t, client, target, func(o agent.Outcome) bool { return o == agent.Allowed })
-	t.Logf("allow policy: %s (reply %q)", r.Outcome, r.Reply)
-
-	// 4. Port 81 is not in the allow rule: still denied where enforced.
 	other := net.JoinHostPort(e.server.Status.PodIP, "81")
-	if r := e.probe(ctx, t, client, other); expectEnforced && r.Outcome == agent.Allowed {
-		t.Errorf("port 81 is not allowed by any rule but %s -> %s = %+v", client.Name, other, r)
-	} else if !expectEnforced && r.Outcome != agent.Allowed {
-		t.Errorf("enforcer none: %s -> %s = %+v, want allowed", client.Name, other, r)
+	for _, c := range clients {
+		r := e.waitFor(ctx, t, c, target, func(o agent.Outcome) bool { return o == agent.Allowed })
+		t.Logf("allow policy: %s -> server %s (reply %q)", c.Name, r.Outcome, r.Reply)
+
+		// 4. Port 81 is not in the allow rule: still denied where enforced.
+		if r := e.probe(ctx, t, c, other); expectEnforced && r.Outcome == agent.Allowed {
+			t.Errorf("port 81 is not allowed by any rule but %s -> %s = %+v", c.Name, other, r)
+		} else if !expectEnforced && r.Outcome != agent.Allowed {
+			t.Errorf("enforcer none: %s -> %s = %+v, want allowed", c.Name, other, r)
+		}
 	}
 }
 
-func (e *env) runPod(ctx context.Context, t *testing.T, name string, labels map[string]string) *corev1.Pod {
+// readyNodes lists the cluster's Ready nodes, the first one first by name.
+func (e *env) readyNodes(ctx context.Context, t *testing.T) []string {
+	t.Helper()
+	list, err := e.cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatalf("listing nodes: %v", err)
+	}
+	var out []string
+	for _, n := range list.Items {
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+				out = append(out, n.Name)
+			}
+		}
+	}
+	slices.Sort(out)
+	if len(out) == 0 {
+		t.Fatal("no node is Ready")
+	}
+	return out
+}
+
+// service puts a ClusterIP Service on port 80 in front of the pods of sel.
+func (e *env) service(ctx context.Context, t *testing.T, name string, sel map[string]string) *corev1.Service {
+	t.Helper()
+	svc, err := e.cs.CoreV1().Services(e.ns).Create(ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: corev1.ServiceSpec{Selector: sel, Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(80)}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("creating Service %s/%s: %v", e.ns, name, err)
+	}
+	return svc
+}
+
+// runPod runs an agent pod on the node, bypassing the scheduler so that
+// where it runs is the test's choice.
+func (e *env) runPod(ctx context.Context, t *testing.T, name, node string, labels map[string]string) *corev1.Pod {
 	t.Helper()
 	pod := workload.AgentPod(e.ns, name, labels)
+	pod.Spec.NodeName = node
 	if _, err := e.cs.CoreV1().Pods(e.ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("creating pod %s/%s: %v", e.ns, name, err)
 	}
