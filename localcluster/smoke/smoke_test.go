@@ -201,7 +201,7 @@ func (e *env) service(ctx context.Context, t *testing.T, name string, sel map[st
 	t.Helper()
 	svc, err := e.cs.CoreV1().Services(e.ns).Create(ctx, &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: corev1.ServiceSpec{Selector: sel, Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(80)}}},
+		Spec:       corev1.ServiceSpec{Selector: sel, Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(80)}}},
 	}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("creating Service %s/%s: %v", e.ns, name, err)
