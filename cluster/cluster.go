@@ -84,6 +84,15 @@ func Setup(ctx context.Context, client kubernetes.Interface, config *rest.Config
 	for _, ns := range topology.StandardNamespaces {
 		c.names[ns] = fmt.Sprintf("netpol-%s-%s", opts.RunID, ns)
 	}
+	// On two or more nodes the pods alternate between them, so that every
+	// source has targets on its own node and on another: cross-node is
+	// where encapsulation, source NAT and per-node agents decide.
+	nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return c, fmt.Errorf("listing nodes to spread the pods over: %w", err)
+	}
+	spread := spreadNodes(nodes.Items, opts.Placement)
+	k := 0
 	for _, name := range topology.StandardNamespaces {
 		ns := c.Topology.Namespace(name)
 		obj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: c.names.Real(name), Labels: c.namespaceLabels(ns.Labels)}}
@@ -93,6 +102,10 @@ func Setup(ctx context.Context, client kubernetes.Interface, config *rest.Config
 		for i := range ns.Pods {
 			pod := AgentPod(obj.Name, &ns.Pods[i], opts.AgentImage, opts.AgentBinary)
 			opts.Placement.apply(pod)
+			if len(spread) > 0 {
+				pin(pod, spread[k%len(spread)])
+				k++
+			}
 			if _, err := client.CoreV1().Pods(obj.Name).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 				return c, fmt.Errorf("creating pod %s/%s: %w", obj.Name, pod.Name, err)
 			}

@@ -248,7 +248,7 @@ func (r *Runner) Run(ctx context.Context, c *cases.Case, rec *record.Case) error
 		// Recorded as the cluster's behaviour, which a CNI's profile may
 		// explain, and not an error of the run.
 		rec.Outcome = record.Departed
-		rec.Message = DepartureSummary(rec.Departures)
+		rec.Message = DepartureSummary(rec.Departures, rec.Placement)
 		rec.Reading = string(cr.explainingReading(stages))
 		rec.Detail = strings.Join(failures, "\n")
 	}
@@ -491,7 +491,11 @@ func (r *caseRun) checkProbes(ctx context.Context, s *cases.Stage) ([]string, er
 
 // DepartureSummary says in one line how a case departed: the first line
 // of a failure, which `sonobuoy results` and the reports show on its own.
-func DepartureSummary(cells []record.Cell) string {
+// With pods on more than one node (placement, "ns/pod" to node), it says
+// how many wrong cells joined pods on one node and how many crossed nodes:
+// a departure on one side only points at encapsulation, source NAT or a
+// per-node agent.
+func DepartureSummary(cells []record.Cell, placement map[string]string) string {
 	if len(cells) == 0 {
 		return "the cluster departs from the NetworkPolicy spec"
 	}
@@ -515,7 +519,34 @@ func DepartureSummary(cells []record.Cell) string {
 			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.what))
 		}
 	}
+	if same, cross := placedCells(cells, placement); same+cross > 0 {
+		parts = append(parts, fmt.Sprintf("%d between pods on one node, %d across nodes", same, cross))
+	}
 	first := cells[0]
 	return fmt.Sprintf("the cluster departs from the NetworkPolicy spec in %d cells (%s); first: %s: %s -> %s %s expected %s, observed %s",
-		len(cells), strings.Join(parts, ", "), first.Stage, first.From, first.To, first.Key(), first.Expected, first.Observed)
+		len(cells), strings.Join(parts, "; "), first.Stage, first.From, first.To, first.Key(), first.Expected, first.Observed)
+}
+
+// placedCells counts the cells between two placed pods by whether they
+// share a node, when the pods ran on more than one node (zero otherwise).
+func placedCells(cells []record.Cell, placement map[string]string) (same, cross int) {
+	nodes := map[string]bool{}
+	for _, n := range placement {
+		nodes[n] = true
+	}
+	if len(nodes) < 2 {
+		return 0, 0
+	}
+	for _, c := range cells {
+		from, okFrom := placement[c.From]
+		to, okTo := placement[c.To]
+		switch {
+		case !okFrom || !okTo:
+		case from == to:
+			same++
+		default:
+			cross++
+		}
+	}
+	return same, cross
 }

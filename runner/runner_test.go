@@ -408,9 +408,20 @@ func TestDepartureSummaryCountsEachWay(t *testing.T) {
 		{Stage: "initial", From: "y/a", To: "x/b", Port: 80, Protocol: "TCP", Expected: reachability.Blocked, Observed: reachability.Allowed},
 		{Stage: "initial", From: "y/c", To: "x/b", Port: 80, Protocol: "TCP", Expected: reachability.Allowed, Observed: reachability.Blocked},
 	}
-	got := runner.DepartureSummary(cells)
-	want := "in 3 cells (1 allowed that must be denied, 1 denied that must be allowed, 1 whose probe failed)"
-	if !strings.Contains(got, want) {
-		t.Errorf("summary %q, want %q in it", got, want)
+	for _, tc := range []struct {
+		name      string
+		placement map[string]string
+		want      string
+	}{
+		{"no placement", nil, "in 3 cells (1 allowed that must be denied; 1 denied that must be allowed; 1 whose probe failed);"},
+		{"one node: nothing to tell", map[string]string{"x/b": "n1", "y/a": "n1", "y/b": "n1", "y/c": "n1"}, "whose probe failed);"},
+		{"two nodes", map[string]string{"x/b": "n1", "y/a": "n2", "y/b": "n1", "y/c": "n2"}, "1 whose probe failed; 1 between pods on one node, 2 across nodes);"},
+		{"cells to unplaced ends are not counted", map[string]string{"x/b": "n1", "y/a": "n2"}, "; 0 between pods on one node, 1 across nodes);"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := runner.DepartureSummary(cells, tc.placement); !strings.Contains(got, tc.want) {
+				t.Errorf("summary %q, want %q in it", got, tc.want)
+			}
+		})
 	}
 }
