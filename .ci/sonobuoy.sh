@@ -12,6 +12,8 @@
 # otherwise). Extra `sonobuoy run` flags, e.g. --plugin-env, go in
 # SONOBUOY_RUN_FLAGS. NETPOL_PLUGIN_ARCHIVE runs the plugin image in that
 # docker-archive (`local build-image`'s) instead of the one assembled in Go.
+# NETPOL_NODES (default 1) is the cluster's node count: on two or more, the
+# record must show the topology's pods spread over them.
 # The results tarball is left in _output/sonobuoy/ENFORCER.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +44,8 @@ start=$(date +%s)
 run_flags=()
 for f in ${SONOBUOY_RUN_FLAGS:-}; do run_flags+=("--sonobuoy-flag=$f"); done
 [ -z "${NETPOL_PLUGIN_ARCHIVE:-}" ] || run_flags+=("--plugin-archive=$NETPOL_PLUGIN_ARCHIVE")
+nodes=${NETPOL_NODES:-1}
+run_flags+=("--nodes=$nodes")
 # local run exits 0 when the plugin passed, 3 when it failed and all else
 # worked (its teardown included), 1 on any other error.
 rc=0
@@ -71,6 +75,15 @@ if [ "$enforcer" = none ]; then
 		{ echo "the results do not say that NetworkPolicy is not enforced"; exit 1; }
 	passed=$(awk '/^Passed:/ {print $2; exit}' <<<"$plugin")
 	[ "$passed" = 0 ] || { echo "$passed specs passed on a cluster that enforces nothing"; exit 1; }
+fi
+if [ "$nodes" -gt 1 ]; then
+	# Every case recorded where its pods ran: on a multi-node cluster the
+	# suite spreads them over up to three nodes.
+	journal=$(tar -xzOf "$tarball" --wildcards '*/journal.jsonl')
+	spread=$(grep -o '"placement":{[^}]*}' <<<"$journal" | head -1 | grep -o ':"[^"]*"' | sort -u | wc -l)
+	want=$((nodes < 3 ? nodes : 3))
+	echo "=== the first case's pods ran on $spread nodes (want $want)"
+	[ "$spread" = "$want" ] || { echo "the topology's pods were not spread over the nodes"; exit 1; }
 fi
 # The report names the enforcer it was read against.
 summary=$("$bin" compare "$tarball" | sed -n 5p)

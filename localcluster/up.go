@@ -85,6 +85,20 @@ func (c *Cluster) Up(ctx context.Context) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
+	params := map[string]render.Params{}
+	for _, n := range nodes {
+		params[n.Name] = p
+		if n.ns != nil {
+			np := c.nodeParams(n, dev)
+			// Its pod CIDR is learned once it registers: checked then.
+			check := np
+			check.NodePodCIDR = ClusterCIDR
+			if err := check.Validate(); err != nil {
+				return fmt.Errorf("node %s: %w", n.Name, err)
+			}
+			params[n.Name] = np
+		}
+	}
 
 	// Another state dir's cluster owns the guard, the routes and the ports:
 	// snapshotting now would make our `down` remove what it installed.
@@ -100,11 +114,8 @@ func (c *Cluster) Up(ctx context.Context) error {
 		return err
 	}
 	rec := &record{Enforcer: drv.Name(), Params: p, StartedAt: time.Now(), LeakInjection: c.opts.LeakInjection}
-	params := map[string]render.Params{}
 	for _, n := range nodes {
-		params[n.Name] = p
 		if n.ns != nil {
-			params[n.Name] = c.nodeParams(n, dev)
 			rec.Nodes = append(rec.Nodes, nodeRecord{Name: n.Name, Params: params[n.Name]})
 		}
 	}

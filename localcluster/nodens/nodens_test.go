@@ -2,6 +2,8 @@ package nodens
 
 import (
 	"context"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -90,6 +92,43 @@ func TestNodeLifecycle(t *testing.T) {
 		t.Errorf("two commands in one node are in mount namespaces %s and %s", a, b)
 	}
 	netInode := inNode(n1, "stat -L -c %i /proc/self/ns/net")
+
+	// A socket made on a thread inside the node stays the node's: the
+	// harness checks a node's ports and health from the host this way.
+	var l net.Listener
+	if err := InNetNS(n1.Pin("net"), func() (err error) { l, err = net.Listen("tcp", "127.0.0.1:0"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	go func() {
+		if c, err := l.Accept(); err == nil {
+			c.Write([]byte("from the node"))
+			c.Close()
+		}
+	}()
+	if err := PortFree(n1.Pin("net"), addr); err == nil {
+		t.Errorf("PortFree(%s) in node 1 = nil while the node listens there", addr)
+	}
+	if err := PortFree(nodes[1].Pin("net"), addr); err != nil {
+		t.Errorf("PortFree(%s) in node 2 = %v: node 1's listener is not node 2's", addr, err)
+	}
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Errorf("the host reached %s, which only node 1 listens on", addr)
+	}
+	conn, err := n1.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatalf("dialing %s in node 1: %v", addr, err)
+	}
+	got, _ := io.ReadAll(conn)
+	conn.Close()
+	l.Close()
+	if string(got) != "from the node" {
+		t.Errorf("read %q from the node's listener", got)
+	}
+	if self, _ := os.Readlink("/proc/thread-self/ns/net"); self != hostNet {
+		t.Errorf("this thread is left in network namespace %s, not the host's %s", self, hostNet)
+	}
 
 	for _, n := range nodes {
 		if err := n.Delete(); err != nil {
