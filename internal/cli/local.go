@@ -33,9 +33,11 @@ func newLocalCommand() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "local",
-		Short: "Run a real single-node cluster on this machine with a chosen NetworkPolicy enforcer",
+		Short: "Run a real cluster of one to four nodes on this machine with a chosen NetworkPolicy enforcer",
 		Long: `local runs etcd, the Kubernetes control plane, containerd, kubelet, kube-proxy and a
-NetworkPolicy enforcer as host processes (Linux, root). See docs/local-cluster.md.`,
+NetworkPolicy enforcer as host processes (Linux, root); with --nodes 2 to 4
+each node's containerd, kubelet, kube-proxy and enforcer run in Linux
+namespaces of their own. See docs/local-cluster.md and docs/multi-node.md.`,
 	}
 	cmd.PersistentFlags().StringVar(&stateDir, "state-dir", "", "directory for all state, logs and pid files (default <repo>/_output/local)")
 	cluster := func(cmd *cobra.Command, enf string) (*localcluster.Cluster, error) {
