@@ -47,6 +47,27 @@ own=$(iptables-save | grep -c CNI)
 [ "$(iptables-save | grep -c CNI)" = "$own" ] || { echo "local down changed the host's own iptables chains"; iptables-save; exit 1; }
 remove_own_chains
 
+# A two-node cluster killed outright, with a pod running on its second
+# node: `local down` must stop the pod's processes, end both node
+# namespaces and the fabric, and prove the host as before, from the record
+# alone.
+killed=$(mktemp -d /tmp/npkilled.XXXXXX)
+"$bin" local up --enforcer kube-network-policies --nodes 2 --state-dir "$killed" </dev/null
+_output/bin/kubectl --kubeconfig "$killed/kubeconfig" run orphan --image=localhost/netpol-conformance/agent:local \
+	--image-pull-policy=Never --restart=Never --overrides='{"apiVersion":"v1","spec":{"nodeName":"netpol-local-2"}}' \
+	--command -- /netpol-agent agent serve --ports=8081 --protocols=TCP
+_output/bin/kubectl --kubeconfig "$killed/kubeconfig" wait --for=condition=Ready pod/orphan --timeout=60s
+for pidfile in "$killed"/run/*.pid; do
+	kill -KILL "$(cut -d' ' -f1 "$pidfile")" 2>/dev/null || true
+done
+pgrep -f 'agent serve --ports=8081 --protocols=TCP' >/dev/null || { echo "the orphan pod's process did not outlive its cluster"; exit 1; }
+"$bin" local down --state-dir "$killed" </dev/null
+! pgrep -f 'agent serve --ports=8081 --protocols=TCP' >/dev/null || { echo "the killed two-node cluster's pod is still running"; exit 1; }
+[ -z "$(findmnt -rn -o TARGET | grep -F "$killed" || true)" ] || { echo "mounts of the killed two-node cluster are left"; exit 1; }
+! ip link show netpolfab0 >/dev/null 2>&1 || { echo "the killed two-node cluster's fabric link is left"; exit 1; }
+rm -rf "$killed"
+killed=""
+
 # A run killed before `local down` (a CI timeout, a lost session) leaves
 # its guard, routes and mounts: the next `up`, from another state dir, must
 # tear that cluster down from its own snapshot and go on, not refuse.
@@ -73,25 +94,6 @@ grep -q "was killed before \`local down\`" /tmp/npkilled.up.log
 rm -rf "$killed" /tmp/npkilled.up.log
 killed=""
 
-# A two-node cluster killed outright, with a pod running on its second
-# node: `local down` must stop the pod's processes, end both node
-# namespaces and the fabric, and prove the host as before, from the record
-# alone.
-killed=$(mktemp -d /tmp/npkilled.XXXXXX)
-"$bin" local up --enforcer kube-network-policies --nodes 2 --state-dir "$killed" </dev/null
-"$kubectl" --kubeconfig "$killed/kubeconfig" run orphan --image=localhost/netpol-conformance/agent:local \
-	--image-pull-policy=Never --restart=Never --overrides='{"apiVersion":"v1","spec":{"nodeName":"netpol-local-2"}}' \
-	--command -- /netpol-agent agent serve --ports=8081 --protocols=TCP
-"$kubectl" --kubeconfig "$killed/kubeconfig" wait --for=condition=Ready pod/orphan --timeout=60s
-for pidfile in "$killed"/run/*.pid; do
-	kill -KILL "$(cut -d' ' -f1 "$pidfile")" 2>/dev/null || true
-done
-pgrep -f 'agent serve --ports=8081 --protocols=TCP' >/dev/null || { echo "the orphan pod's process did not outlive its cluster"; exit 1; }
-"$bin" local down --state-dir "$killed" </dev/null
-! pgrep -f 'agent serve --ports=8081 --protocols=TCP' >/dev/null || { echo "the killed two-node cluster's pod is still running"; exit 1; }
-[ -z "$(findmnt -rn -o TARGET | grep -F "$killed")" ] || { echo "mounts of the killed two-node cluster are left"; exit 1; }
-rm -rf "$killed"
-killed=""
 "$bin" local load-images
 NETPOL_LOCAL_KUBECONFIG="$("$bin" local kubeconfig)" \
 NETPOL_CNI="$("$bin" local cni)" \

@@ -80,7 +80,8 @@ if [ "$nodes" -gt 1 ]; then
 	# Every case recorded where its pods ran: on a multi-node cluster the
 	# suite spreads them over up to three nodes.
 	journal=$(tar -xzOf "$tarball" --wildcards '*/journal.jsonl')
-	spread=$(grep -o '"placement":{[^}]*}' <<<"$journal" | head -1 | grep -o ':"[^"]*"' | sort -u | wc -l)
+	placement=$(grep -m1 -o '"placement":{[^}]*}' <<<"$journal") || { echo "no case recorded a placement"; exit 1; }
+	spread=$(grep -o ':"[^"]*"' <<<"$placement" | sort -u | wc -l)
 	want=$((nodes < 3 ? nodes : 3))
 	echo "=== the first case's pods ran on $spread nodes (want $want)"
 	[ "$spread" = "$want" ] || { echo "the topology's pods were not spread over the nodes"; exit 1; }

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/netpol-conformance/netpol-conformance/localcluster/hoststate"
 	"github.com/netpol-conformance/netpol-conformance/localcluster/nodens"
@@ -211,8 +212,9 @@ func routeNodes(ctx context.Context, nodes []node, podCIDRs map[string]string) e
 }
 
 // deleteNodes deletes the nodes' namespaces, then the fabric's (with it the
-// host's veth and its routes), and the nodes' cgroup roots. Their
-// processes must be gone: a namespace ends with its last process.
+// host's veth and its routes); RemoveKubepodsCgroups removes the nodes'
+// cgroup roots after. Their processes must be gone: a namespace ends with
+// its last process.
 func (c *Cluster) deleteNodes(nodes []recordedNode) error {
 	var errs []error
 	for _, n := range nodes {
@@ -221,10 +223,20 @@ func (c *Cluster) deleteNodes(nodes []recordedNode) error {
 		}
 	}
 	errs = append(errs, c.fabric().Delete())
-	if _, err := net.InterfaceByName(FabricHostLink); err == nil {
-		// Its peer's namespace is still held by something: deleting
-		// the host end removes both.
-		errs = append(errs, runCmd(exec.Command("ip", "link", "del", FabricHostLink)))
+	// The kernel ends an unpinned namespace asynchronously: the host's end
+	// of the fabric veth goes with it, a moment later. Only a link still
+	// there after that is deleted by hand (then both ends go).
+	for i := 0; i < 50; i++ {
+		if _, err := net.InterfaceByName(FabricHostLink); err != nil {
+			return errors.Join(errs...)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := runCmd(exec.Command("ip", "link", "del", FabricHostLink)); err != nil {
+		if _, gone := net.InterfaceByName(FabricHostLink); gone != nil {
+			return errors.Join(errs...)
+		}
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -69,9 +69,6 @@ func (c *Cluster) Up(ctx context.Context) error {
 	// API server listens on the host's fabric address.
 	nodes, apiIP := []node{c.hostNode(hostIP)}, hostIP
 	if c.opts.Nodes > 1 {
-		if err := checkFabricFree(); err != nil {
-			return err
-		}
 		nodes, apiIP = c.nodes(c.opts.Nodes), FabricHostIP
 	}
 	p := c.params(dev, apiIP)
@@ -104,6 +101,13 @@ func (c *Cluster) Up(ctx context.Context) error {
 	// snapshotting now would make our `down` remove what it installed.
 	if err := c.recoverAbandoned(ctx); err != nil {
 		return err
+	}
+	if nodes[0].ns != nil {
+		// After the recovery: a killed multi-node cluster's fabric is
+		// gone with it.
+		if err := checkFabricFree(); err != nil {
+			return err
+		}
 	}
 	// Record the host before the first change; `down` proves it is back.
 	before, err := hoststate.Capture(c.footprint(p).watch)

@@ -519,12 +519,13 @@ func DepartureSummary(cells []record.Cell, placement map[string]string) string {
 			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.what))
 		}
 	}
+	counts := strings.Join(parts, ", ")
 	if same, cross := placedCells(cells, placement); same+cross > 0 {
-		parts = append(parts, fmt.Sprintf("%d between pods on one node, %d across nodes", same, cross))
+		counts += fmt.Sprintf("; %d between pods on one node, %d across nodes", same, cross)
 	}
 	first := cells[0]
 	return fmt.Sprintf("the cluster departs from the NetworkPolicy spec in %d cells (%s); first: %s: %s -> %s %s expected %s, observed %s",
-		len(cells), strings.Join(parts, "; "), first.Stage, first.From, first.To, first.Key(), first.Expected, first.Observed)
+		len(cells), counts, first.Stage, first.From, first.To, first.Key(), first.Expected, first.Observed)
 }
 
 // placedCells counts the cells between two placed pods by whether they

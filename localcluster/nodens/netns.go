@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"runtime"
 
@@ -51,14 +52,28 @@ func InNetNS(pin string, f func() error) error {
 // where its components listen on the node's own loopback: the harness
 // checks their health from the host without putting their ports on the
 // fabric.
+//
+// Only an IP literal is dialed: name resolution and the dual-stack racer
+// run on other goroutines, hence other threads, in the host's namespace.
 func (n Node) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := netip.ParseAddr(host); err != nil {
+		return nil, fmt.Errorf("dialing %s in node %s: only an IP address can be dialed inside a node", addr, n.Name)
+	}
 	var conn net.Conn
-	err := InNetNS(n.Pin("net"), func() error {
-		var d net.Dialer
+	err = InNetNS(n.Pin("net"), func() error {
+		d := net.Dialer{FallbackDelay: -1}
 		var err error
 		conn, err = d.DialContext(ctx, network, addr)
 		return err
 	})
+	if err != nil && conn != nil {
+		conn.Close()
+		conn = nil
+	}
 	return conn, err
 }
 
