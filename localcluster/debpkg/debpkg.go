@@ -63,7 +63,7 @@ var Packages = []Package{
 	{"ca-certificates", "the builder image's trust in the Go module proxy", []Use{ImageBuild}},
 	{"chromium", "the headless browser of results' TestHTMLInBrowser", []Use{BrowserTest}},
 	{"git", "the checkout's revision in every report's version; CI's clean clone", []Use{CI}},
-	{"procps", "pgrep and pkill in .ci/faults.sh", []Use{CI}},
+	{"procps", "sysctl inside the nodes of a multi-node cluster; pgrep and pkill in .ci/faults.sh", []Use{Cluster, CI}},
 }
 
 // For returns the names of the packages needed for use.
