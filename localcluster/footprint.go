@@ -105,9 +105,10 @@ func (c *Cluster) footprint(p render.Params) footprint {
 
 // harnessSpecs are the cluster's own components, as `up` starts them.
 func (c *Cluster) harnessSpecs(p render.Params) []proc.Spec {
+	n := c.hostNode(p.NodeIP)
 	return []proc.Spec{
 		c.etcdSpec(), c.apiserverSpec(p), c.controllerManagerSpec(), c.schedulerSpec(),
-		c.containerdSpec(c.hostNode(p.NodeIP)), c.kubeletSpec(c.hostNode(p.NodeIP), p), c.kubeProxySpec(c.hostNode(p.NodeIP)),
+		c.containerdSpec(n), c.kubeletSpec(n, p), c.kubeProxySpec(n),
 	}
 }
 
