@@ -29,9 +29,9 @@ import (
 type Model struct {
 	endpoints map[string]*endpoint
 	policies  []*policy
-	// egressBypassesSameNodeIngress is a CNI's reading (see Reading), never
-	// the spec's: set only by NewReading.
-	egressBypassesSameNodeIngress bool
+	// rulesMatchBothWays is a CNI's reading (see Reading), never the
+	// spec's: set only by NewReading.
+	rulesMatchBothWays bool
 }
 
 type endpoint struct {
@@ -46,6 +46,10 @@ type endpoint struct {
 type policy struct {
 	key       string // "ns/name"
 	namespace string
+	// selector selects the pods of namespace it applies to, for the
+	// directions it is typed for.
+	selector                  labels.Selector
+	ingressTyped, egressTyped bool
 	ingress   []rule
 	egress    []rule
 }
@@ -110,6 +114,7 @@ func (m *Model) attach(p *policy, np *networkingv1.NetworkPolicy) error {
 		return fmt.Errorf("spec.podSelector: %w", err)
 	}
 	ingress, egress := policyTypes(&np.Spec)
+	p.selector, p.ingressTyped, p.egressTyped = sel, ingress, egress
 	for _, e := range m.endpoints {
 		if !e.IsPod() || e.Namespace.Name != p.namespace || !sel.Matches(e.podLabels) {
 			continue
@@ -242,9 +247,6 @@ func (m *Model) Evaluate(t Traffic) (Verdict, error) {
 	// policy on the destination pod need to allow the connection. If either
 	// side does not allow the connection, it will not happen."
 	v.Allowed = v.Egress.Allowed && v.Ingress.Allowed
-	if m.egressBypassesSameNodeIngress && len(v.Egress.AllowedBy) > 0 && sameNode(from, to) {
-		v.Allowed = true
-	}
 
 	switch {
 	case from.IsPod() && from == to:
@@ -279,11 +281,6 @@ func (m *Model) lookup(key string) (*endpoint, bool) {
 		return nil, false
 	}
 	return &endpoint{Endpoint: topology.Endpoint{Key: key, Addr: addr, External: &topology.External{Name: key, IP: key}}}, true
-}
-
-// sameNode reports whether two pods are known to run on one node.
-func sameNode(a, b *endpoint) bool {
-	return a.IsPod() && b.IsPod() && a.Pod.Node != "" && a.Pod.Node == b.Pod.Node
 }
 
 func isNode(e *endpoint) bool        { return e.External != nil && e.External.Node }
@@ -333,9 +330,40 @@ func (m *Model) side(dir networkingv1.PolicyType, subject, other *endpoint, t Tr
 			}
 			s.AllowedBy = append(s.AllowedBy, RuleRef{Policy: p.key, Direction: dir, Rule: ri, Peer: peerIdx, Port: portIdx})
 		}
+		if m.rulesMatchBothWays {
+			s.AllowedBy = append(s.AllowedBy, p.otherWay(dir, subject, other, t)...)
+		}
 	}
 	s.Allowed = len(s.AllowedBy) > 0
 	return s
+}
+
+// otherWay is the RulesMatchBothWays reading at subject: the rules of p
+// for the other direction, when p applies to both and selects both ends,
+// matched as they would be on the other end. Ingress at a destination
+// reads p's egress rules, whose peers the destination must match; egress
+// at a source reads p's ingress rules, whose peers the source must match.
+func (p *policy) otherWay(dir networkingv1.PolicyType, subject, other *endpoint, t Traffic) []RuleRef {
+	if !p.ingressTyped || !p.egressTyped || !other.IsPod() || other.Namespace.Name != p.namespace || !p.selector.Matches(other.podLabels) {
+		return nil
+	}
+	rules, peerEnd, dst, ruleDir := p.egress, subject, subject, networkingv1.PolicyTypeEgress
+	if dir == networkingv1.PolicyTypeEgress {
+		rules, peerEnd, dst, ruleDir = p.ingress, subject, other, networkingv1.PolicyTypeIngress
+	}
+	var refs []RuleRef
+	for ri, r := range rules {
+		peerIdx, ok := r.matchPeer(p.namespace, peerEnd)
+		if !ok {
+			continue
+		}
+		portIdx, ok := matchPort(r.ports, dst, t.Port, t.Protocol)
+		if !ok {
+			continue
+		}
+		refs = append(refs, RuleRef{Policy: p.key, Direction: ruleDir, Rule: ri, Peer: peerIdx, Port: portIdx})
+	}
+	return refs
 }
 
 // matchPeer returns the index of the first peer that selects e, or -1 when

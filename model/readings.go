@@ -40,16 +40,22 @@ const (
 	// LabelsFrozen: labels changed on running pods and their namespaces are
 	// not seen; policies select by the labels the pods started with.
 	LabelsFrozen Reading = "labels-frozen"
-	// EgressAllowBypassesSameNodeIngress: when the source's egress policy
-	// allows a connection explicitly and both pods run on one node, the
-	// destination's ingress isolation is not applied to it.
-	EgressAllowBypassesSameNodeIngress Reading = "egress-allow-bypasses-same-node-ingress"
+	// RulesMatchBothWays: the rules of a policy that applies to both
+	// directions are checked on traffic to and from every pod it selects.
+	// An egress rule of such a policy also admits, at a destination the
+	// policy selects, traffic from a source the policy selects to a peer
+	// the rule allows; an ingress rule likewise admits, at a source the
+	// policy selects, traffic to a destination it selects from a peer the
+	// rule allows. It is kube-router's (its pod firewall chain jumps to a
+	// both-directions policy's chain without matching the direction), on
+	// one node and across nodes alike.
+	RulesMatchBothWays Reading = "rules-match-both-ways"
 )
 
 // Readings lists every reading once.
 var Readings = []Reading{
 	IPBlockExcludesPodIPs, IPBlockExceptIgnored, EndPortIgnored, NamedPortsIgnored,
-	PolicyWithNamedPortIgnored, PolicyTypesFollowRules, LabelsFrozen, EgressAllowBypassesSameNodeIngress,
+	PolicyWithNamedPortIgnored, PolicyTypesFollowRules, LabelsFrozen, RulesMatchBothWays,
 }
 
 // Valid reports whether r is a known reading.
@@ -109,7 +115,7 @@ func NewReading(topo, started *topology.Topology, policies []networkingv1.Networ
 	if err != nil {
 		return nil, err
 	}
-	m.egressBypassesSameNodeIngress = slices.Contains(readings, EgressAllowBypassesSameNodeIngress)
+	m.rulesMatchBothWays = slices.Contains(readings, RulesMatchBothWays)
 	return m, nil
 }
 

@@ -54,7 +54,7 @@ metadata: {name: deny-to-a, namespace: x}
 spec:
   podSelector: {matchLabels: {pod: a}}
   policyTypes: [Ingress]`, func(t *topology.Topology) { t.Pod("x/a").Labels = map[string]string{"pod": "was-not-a"} }, tcp("y/a", "x/a", 80, false)},
-		{EgressAllowBypassesSameNodeIngress, `
+		{RulesMatchBothWays, `
 metadata: {name: egress-all, namespace: x}
 spec:
   podSelector: {}
@@ -105,21 +105,76 @@ spec:
 	}
 }
 
-// Across nodes, kube-router's reading changes nothing: it is a same-node
-// effect.
-func TestEgressBypassNeedsOneNode(t *testing.T) {
+// kube-router's reading, cell by cell: a both-directions policy's rules
+// admit traffic between the pods it selects whichever way they point, on
+// one node and across nodes; a policy typed for one direction, and pods it
+// does not select, keep the spec's answer.
+func TestRulesMatchBothWays(t *testing.T) {
 	topo := topology.Standard()
-	topo.Pod("x/a").Node, topo.Pod("x/b").Node = "node-1", "node-2"
-	ps := policies(t, `
+	topo.Pod("x/a").Node, topo.Pod("x/b").Node, topo.Pod("x/c").Node = "node-1", "node-2", "node-1"
+	for _, tc := range []struct {
+		name     string
+		policies string
+		cell     cell
+	}{
+		{"an egress rule admits ingress across nodes", `
 metadata: {name: egress-all, namespace: x}
 spec:
   podSelector: {}
-  egress: [{}]`)
-	m, err := NewReading(topo, nil, ps, []Reading{EgressAllowBypassesSameNodeIngress})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v, _ := m.Evaluate(Traffic{From: "x/b", To: "x/a", Port: 80, Protocol: "TCP"}); v.Allowed {
-		t.Error("cross-node traffic let through by a same-node reading")
+  egress: [{}]`, tcp("x/a", "x/b", 80, true)},
+		{"an egress rule admits ingress on one node", `
+metadata: {name: egress-all, namespace: x}
+spec:
+  podSelector: {}
+  egress: [{}]`, tcp("x/a", "x/c", 80, true)},
+		{"a source the policy does not select stays denied", `
+metadata: {name: egress-all, namespace: x}
+spec:
+  podSelector: {}
+  egress: [{}]`, tcp("y/a", "x/b", 80, false)},
+		{"an egress rule admits only the peers it allows", `
+metadata: {name: egress-to-c, namespace: x}
+spec:
+  podSelector: {}
+  egress: [{to: [{podSelector: {matchLabels: {pod: c}}}]}]`, tcp("x/a", "x/b", 80, false)},
+		{"an egress rule admits only its ports", `
+metadata: {name: egress-81, namespace: x}
+spec:
+  podSelector: {}
+  egress: [{ports: [{port: 81}]}]`, tcp("x/a", "x/b", 80, false)},
+		{"an ingress rule admits egress", `
+metadata: {name: from-a, namespace: x}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress, Egress]
+  ingress: [{from: [{podSelector: {matchLabels: {pod: a}}}]}]`, tcp("x/a", "x/b", 80, true)},
+		{"an ingress rule does not admit egress to a pod outside the policy", `
+metadata: {name: from-a, namespace: x}
+spec:
+  podSelector: {matchLabels: {pod: a}}
+  policyTypes: [Ingress, Egress]
+  ingress: [{from: [{podSelector: {matchLabels: {pod: a}}}]}]`, tcp("x/a", "x/b", 80, false)},
+		{"a policy typed for egress only isolates no ingress and bypasses none", `
+metadata: {name: egress-all, namespace: x}
+spec:
+  podSelector: {}
+  policyTypes: [Egress]
+  egress: [{}]
+---
+metadata: {name: deny-ingress, namespace: x}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress]`, tcp("x/a", "x/b", 80, false)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := NewReading(topo, nil, policies(t, tc.policies), []Reading{RulesMatchBothWays})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := Traffic{From: tc.cell.from, To: tc.cell.to, Port: tc.cell.port, Protocol: tc.cell.proto}
+			if v, _ := m.Evaluate(tr); v.Allowed != tc.cell.allowed {
+				t.Errorf("%s allowed=%v, want %v (%+v)", tr, v.Allowed, tc.cell.allowed, v)
+			}
+		})
 	}
 }

@@ -245,7 +245,7 @@ deviations:
   behaviour: ingress is not isolated
   versions: {since: v2.0.0}
   link: https://example.com/kube-router/1
-  reading: egress-allow-bypasses-same-node-ingress
+  reading: rules-match-both-ways
 - cases: [deny-all-ingress-in-x]
   class: known-deviation
   behaviour: was broken once
@@ -274,7 +274,7 @@ func TestWriteReports(t *testing.T) {
 			Cases: []record.Case{
 				{Name: record.EnforcementCheck, Outcome: record.Passed},
 				{Name: "egress-rule-without-policytypes-isolates-ingress", Outcome: record.Departed, Message: "the cluster departs in 2 cells", Detail: "80/TCP: diff ...",
-					Reading: string(model.EgressAllowBypassesSameNodeIngress)},
+					Reading: string(model.RulesMatchBothWays)},
 				// Profiled, but the reading did not reproduce what it did: an
 				// over-permissive failure is not hidden as the known one.
 				{Name: "ns-selector-exists-2", Outcome: record.Departed, Message: "the cluster departs in 9 cells"},
@@ -582,7 +582,7 @@ func TestRepetitionsAreReadAsTheirCase(t *testing.T) {
 		Cluster: &record.Cluster{KubernetesVersion: "v1.34.2", Nodes: 1, CNI: cni.Detection{Name: "kube-router", Version: "v2.1.0"}},
 		Cases: []record.Case{
 			{Name: record.EnforcementCheck, Outcome: record.Passed},
-			{Name: record.Repetition(name, 1), Outcome: record.Departed, Message: "departs", Reading: string(model.EgressAllowBypassesSameNodeIngress)},
+			{Name: record.Repetition(name, 1), Outcome: record.Departed, Message: "departs", Reading: string(model.RulesMatchBothWays)},
 			{Name: record.Repetition(name, 2), Outcome: record.Passed},
 		},
 		End: &record.End{Finished: metav1.NewTime(start.Add(time.Minute))},
