@@ -50,8 +50,8 @@ type policy struct {
 	// directions it is typed for.
 	selector                  labels.Selector
 	ingressTyped, egressTyped bool
-	ingress   []rule
-	egress    []rule
+	ingress                   []rule
+	egress                    []rule
 }
 
 type rule struct {
