@@ -75,7 +75,24 @@ type Deviation struct {
 	// behaviour no reading captures. A case's failure is this deviation
 	// when its wrong cells are exactly these.
 	Departures []Departure `json:"departures,omitempty"`
+	// Placement scopes the deviation to cells between pods on one node or
+	// on different nodes: a departure is this deviation only when every
+	// wrong cell has that placement. Empty is any placement.
+	Placement Placement `json:"placement,omitempty"`
 }
+
+// Placement is where the two pods of a cell run, relative to each other.
+type Placement string
+
+const (
+	// SameNode: both pods on one node.
+	SameNode Placement = "same-node"
+	// CrossNode: the pods on different nodes.
+	CrossNode Placement = "cross-node"
+)
+
+// Placements lists every placement once.
+var Placements = []Placement{SameNode, CrossNode}
 
 // Departure is one cell a case departs in.
 type Departure struct {
@@ -308,6 +325,9 @@ func Parse(file string, data []byte) (*Profile, []*Problem) {
 		}
 		if err := checkLink(d.Link); err != nil {
 			add(at+".link", "%v", err)
+		}
+		if d.Placement != "" && !slices.Contains(Placements, d.Placement) {
+			add(at+".placement", "is %q: want %s, %s, or leave it out for any placement", d.Placement, SameNode, CrossNode)
 		}
 		for field, v := range map[string]string{"since": d.Versions.Since, "fixedIn": d.Versions.FixedIn} {
 			if v == "" {

@@ -79,6 +79,11 @@ func classifyRecord(rc record.Case, detected cni.Detection, set profiles.Set, st
 			c.Message += " (" + why + ")"
 		}
 	default:
+		if predicted != nil && predicted.Placement != "" && !probedPlacement(rc, predicted.Placement) {
+			// A deviation of cells this run had none of is not fixed
+			// by passing without them.
+			predicted = nil
+		}
 		c.Verdict = Classify(Pass, len(rc.OwnReadings) > 0, predicted)
 	}
 	source := ""
@@ -105,6 +110,53 @@ func classifyRecord(rc record.Case, detected cni.Detection, set profiles.Set, st
 // for the cases it names. A deviation that names the case but predicts
 // other cells does not explain it: a different departure is a failure.
 func explain(rc record.Case, detected cni.Detection, set profiles.Set) (*profiles.Deviation, string) {
+	d, why := predicting(rc, detected, set)
+	if d == nil || d.Placement == "" {
+		return d, why
+	}
+	if n := misplaced(rc, d.Placement); n > 0 {
+		return nil, fmt.Sprintf("not the known deviation %s: it is scoped to %s cells, and %d of the %d wrong cells are not", d.Link, d.Placement, n, len(rc.Departures))
+	}
+	return d, ""
+}
+
+// misplaced counts the departed cells of rc that do not have placement p:
+// a cell whose pods' nodes the record lacks has none.
+func misplaced(rc record.Case, p profiles.Placement) int {
+	n := 0
+	for _, c := range rc.Departures {
+		from, okFrom := rc.Placement[c.From]
+		to, okTo := rc.Placement[c.To]
+		switch {
+		case !okFrom || !okTo:
+			n++
+		case (from == to) != (p == profiles.SameNode):
+			n++
+		}
+	}
+	return n
+}
+
+// probedPlacement reports whether two of rc's pods had placement p, so that
+// cells of that placement were probed.
+func probedPlacement(rc record.Case, p profiles.Placement) bool {
+	nodes := map[string]int{}
+	for _, n := range rc.Placement {
+		nodes[n]++
+	}
+	if p == profiles.CrossNode {
+		return len(nodes) > 1
+	}
+	for _, count := range nodes {
+		if count > 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// predicting is explain without the placement scope.
+func predicting(rc record.Case, detected cni.Detection, set profiles.Set) (*profiles.Deviation, string) {
 	if d := set.ByReading(detected.Name, detected.Version, model.Reading(rc.Reading), record.TableCase(rc.Name)); d != nil {
 		return d, ""
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/netpol-conformance/netpol-conformance/cni"
 	"github.com/netpol-conformance/netpol-conformance/model"
 	"github.com/netpol-conformance/netpol-conformance/profiles"
+	"github.com/netpol-conformance/netpol-conformance/reachability"
 	"github.com/netpol-conformance/netpol-conformance/record"
 )
 
@@ -593,5 +594,103 @@ func TestRepetitionsAreReadAsTheirCase(t *testing.T) {
 		if c := run.Case(record.Repetition(name, k)); c == nil || c.Verdict != want {
 			t.Errorf("%s#%d: %+v, want %s as for %s itself", name, k, c, want, name)
 		}
+	}
+}
+
+// A deviation scoped to a placement explains a departure only when every
+// wrong cell has that placement; unscoped, any.
+func TestPlacementScopedDeviation(t *testing.T) {
+	const profile = `cni: kube-router
+project: https://github.com/cloudnativelabs/kube-router
+deviations:
+- cases: [c-same]
+  class: known-deviation
+  behaviour: departs between pods on one node.
+  link: https://example.com/same
+  placement: same-node
+  departures:
+  - {case: c-same, stage: initial, from: x/a, to: x/b, port: 80, observed: allowed}
+- cases: [c-cross]
+  class: known-deviation
+  behaviour: departs across nodes.
+  link: https://example.com/cross
+  placement: cross-node
+  departures:
+  - {case: c-cross, stage: initial, from: x/a, to: x/b, port: 80, observed: allowed}
+- cases: [c-any]
+  class: known-deviation
+  behaviour: departs anywhere.
+  link: https://example.com/any
+  departures:
+  - {case: c-any, stage: initial, from: x/a, to: x/b, port: 80, observed: allowed}
+`
+	set, err := profiles.Load(fstest.MapFS{"kube-router.yaml": {Data: []byte(profile)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oneNode := map[string]string{"x/a": "n1", "x/b": "n1"}
+	twoNodes := map[string]string{"x/a": "n1", "x/b": "n2"}
+	for _, tc := range []struct {
+		name      string
+		caseName  string
+		placement map[string]string
+		want      Verdict
+	}{
+		{"same-node entry, same-node cell", "c-same", oneNode, KnownDeviation},
+		{"same-node entry, cross-node cell", "c-same", twoNodes, Fail},
+		{"cross-node entry, cross-node cell", "c-cross", twoNodes, KnownDeviation},
+		{"cross-node entry, same-node cell", "c-cross", oneNode, Fail},
+		{"cross-node entry, placement unrecorded", "c-cross", nil, Fail},
+		{"unscoped entry, same-node cell", "c-any", oneNode, KnownDeviation},
+		{"unscoped entry, cross-node cell", "c-any", twoNodes, KnownDeviation},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := metav1.NewTime(time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC))
+			rec := &record.Run{
+				Start:   record.Start{RunID: "r1", Started: start, Planned: []record.Planned{{Name: record.EnforcementCheck}, {Name: tc.caseName}}},
+				Cluster: &record.Cluster{KubernetesVersion: "v1.34.2", Nodes: 2, CNI: cni.Detection{Name: "kube-router", Version: "v2.1.0"}},
+				Cases: []record.Case{
+					{Name: record.EnforcementCheck, Outcome: record.Passed},
+					{Name: tc.caseName, Outcome: record.Departed, Message: "departs", Placement: tc.placement,
+						Departures: []record.Cell{{Stage: "initial", From: "x/a", To: "x/b", Port: 80, Protocol: "TCP", Expected: reachability.Blocked, Observed: reachability.Allowed}}},
+				},
+				End: &record.End{Finished: metav1.NewTime(start.Add(time.Minute))},
+			}
+			rec.Complete("", start.Time)
+			c := FromRecord("scoped", rec, set).Case(tc.caseName)
+			if c == nil || c.Verdict != tc.want {
+				t.Fatalf("%+v, want %s", c, tc.want)
+			}
+			if tc.want == Fail && !strings.Contains(c.Message, "scoped to") {
+				t.Errorf("the failure does not say why the entry does not apply: %s", c.Message)
+			}
+		})
+	}
+	// Passing without a cell of the entry's placement is not a fix.
+	for _, tc := range []struct {
+		caseName  string
+		placement map[string]string
+		want      Verdict
+	}{
+		{"c-cross", oneNode, Pass},
+		{"c-cross", twoNodes, Fixed},
+		{"c-same", map[string]string{"x/a": "n1", "x/b": "n2"}, Pass},
+		{"c-same", map[string]string{"x/a": "n1", "x/b": "n1"}, Fixed},
+		{"c-any", oneNode, Fixed},
+	} {
+		start := metav1.NewTime(time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC))
+		rec := &record.Run{
+			Start:   record.Start{RunID: "r1", Started: start, Planned: []record.Planned{{Name: record.EnforcementCheck}, {Name: tc.caseName}}},
+			Cluster: &record.Cluster{KubernetesVersion: "v1.34.2", Nodes: 2, CNI: cni.Detection{Name: "kube-router", Version: "v2.1.0"}},
+			Cases:   []record.Case{{Name: record.EnforcementCheck, Outcome: record.Passed}, {Name: tc.caseName, Outcome: record.Passed, Placement: tc.placement}},
+			End:     &record.End{Finished: metav1.NewTime(start.Add(time.Minute))},
+		}
+		rec.Complete("", start.Time)
+		if c := FromRecord("scoped", rec, set).Case(tc.caseName); c == nil || c.Verdict != tc.want {
+			t.Errorf("%s passing on %v: %+v, want %s", tc.caseName, tc.placement, c, tc.want)
+		}
+	}
+	if _, problems := profiles.Parse("kube-router.yaml", []byte(strings.Replace(profile, "placement: same-node", "placement: one-node", 1))); len(problems) == 0 || !strings.Contains(problems[0].Error(), "placement") {
+		t.Errorf("an unknown placement was accepted: %v", problems)
 	}
 }
