@@ -137,6 +137,17 @@ func misplaced(rc record.Case, p profiles.Placement) int {
 	return n
 }
 
+// podNodes counts the nodes the run's pods ran on, over every case.
+func podNodes(rec *record.Run) int {
+	nodes := map[string]bool{}
+	for _, c := range rec.Cases {
+		for _, n := range c.Placement {
+			nodes[n] = true
+		}
+	}
+	return len(nodes)
+}
+
 // probedPlacement reports whether two of rc's pods had placement p, so that
 // cells of that placement were probed.
 func probedPlacement(rc record.Case, p profiles.Placement) bool {
@@ -221,6 +232,7 @@ func metadataOf(rec *record.Run, run *Run) Metadata {
 		m.ReachedCluster = true
 		m.KubernetesVersion, m.Nodes, m.CNI = rec.Cluster.KubernetesVersion, rec.Cluster.Nodes, rec.Cluster.CNI
 	}
+	m.PodNodes = podNodes(rec)
 	if rec.End != nil {
 		m.Finished = rec.End.Finished.Time
 	}

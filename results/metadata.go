@@ -23,7 +23,10 @@ type Metadata struct {
 	SuiteVersion      string `json:"suiteVersion"`
 	KubernetesVersion string `json:"kubernetesVersion"`
 	Nodes             int    `json:"nodes"`
-	CaseSetDigest     string `json:"caseSetDigest"`
+	// PodNodes is how many nodes the suite's pods ran on: one means no
+	// cross-node path was probed. Zero when no case recorded placement.
+	PodNodes      int    `json:"podNodes"`
+	CaseSetDigest string `json:"caseSetDigest"`
 	// CNI is the NetworkPolicy enforcer the run was read against.
 	CNI      cni.Detection `json:"cni"`
 	Started  time.Time     `json:"started"`
@@ -48,6 +51,7 @@ func (m Metadata) properties() []reporters.JUnitProperty {
 		{Name: metadataPrefix + "suiteVersion", Value: m.SuiteVersion},
 		{Name: metadataPrefix + "kubernetesVersion", Value: m.KubernetesVersion},
 		{Name: metadataPrefix + "nodes", Value: fmt.Sprint(m.Nodes)},
+		{Name: metadataPrefix + "podNodes", Value: fmt.Sprint(m.PodNodes)},
 		{Name: metadataPrefix + "caseSetDigest", Value: m.CaseSetDigest},
 		{Name: metadataPrefix + "cni", Value: m.CNI.Name},
 		{Name: metadataPrefix + "cniVersion", Value: m.CNI.Version},

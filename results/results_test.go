@@ -118,9 +118,9 @@ func TestCompareRecordedRuns(t *testing.T) {
 	}
 	md := m.Markdown()
 	for _, want := range []string{
-		"| kube-network-policies | — | — | 99 | 0 | 2 | 0 | 0 | 0 | 0 | 1.27s / 1.37s | 290ms / 420ms | — | — |",
-		"| kube-router | — | — | 94 | 0 | 2 | 5 | 0 | 0 |",
-		"| none | — | — | 0 | 0 | 0 | 1 | 0 | 0 | 100 | — |",
+		"| kube-network-policies | — | — | — | 99 | 0 | 2 | 0 | 0 | 0 | 0 | 1.27s / 1.37s | 290ms / 420ms | — | — |",
+		"| kube-router | — | — | — | 94 | 0 | 2 | 5 | 0 | 0 |",
+		"| none | — | — | — | 0 | 0 | 0 | 1 | 0 | 0 | 100 | — |",
 		"| `egress-rule-without-policytypes-isolates-ingress` | egress | pass 1.24s | **FAIL** | skipped |",
 		"| `egress-to-apiserver-by-port` | implementation-defined 1.24s |",
 		"### egress",
@@ -128,6 +128,34 @@ func TestCompareRecordedRuns(t *testing.T) {
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q", want)
+		}
+	}
+	if strings.Contains(md, "Cross-node paths were not covered") {
+		t.Error("runs that do not say where their pods ran are called one-node")
+	}
+}
+
+// A run whose pods all ran on one node says, first thing, that no
+// cross-node path was covered; one spread over two does not.
+func TestCrossNodeCoverage(t *testing.T) {
+	for _, tc := range []struct {
+		props     map[string]string
+		nodes     string
+		uncovered bool
+	}{
+		{map[string]string{"nodes": "1", "podNodes": "1"}, "1, pods on 1", true},
+		{map[string]string{"nodes": "3", "podNodes": "1"}, "3, pods on 1", true},
+		{map[string]string{"nodes": "2", "podNodes": "2"}, "2, pods on 2", false},
+		{map[string]string{"nodes": "2"}, "2", false},
+		{map[string]string{}, "—", false},
+	} {
+		r := &Run{Name: "r", Properties: tc.props}
+		if got := r.Nodes(); got != tc.nodes {
+			t.Errorf("%v: Nodes() = %q, want %q", tc.props, got, tc.nodes)
+		}
+		md := Compare([]*Run{r}, func(string) CaseInfo { return CaseInfo{} }).Markdown()
+		if got := strings.Contains(md, "**Cross-node paths were not covered** by r:"); got != tc.uncovered {
+			t.Errorf("%v: the report says cross-node paths were not covered: %v, want %v", tc.props, got, tc.uncovered)
 		}
 	}
 }

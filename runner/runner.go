@@ -520,12 +520,26 @@ func DepartureSummary(cells []record.Cell, placement map[string]string) string {
 		}
 	}
 	counts := strings.Join(parts, ", ")
-	if same, cross := placedCells(cells, placement); same+cross > 0 {
+	switch same, cross := placedCells(cells, placement); {
+	case same+cross == 0:
+	case cross == 0:
+		counts += "; only between pods on one node (" + cellCount(same) + ")"
+	case same == 0:
+		counts += "; only across nodes (" + cellCount(cross) + ")"
+	default:
 		counts += fmt.Sprintf("; %d between pods on one node, %d across nodes", same, cross)
 	}
 	first := cells[0]
 	return fmt.Sprintf("the cluster departs from the NetworkPolicy spec in %d cells (%s); first: %s: %s -> %s %s expected %s, observed %s",
 		len(cells), counts, first.Stage, first.From, first.To, first.Key(), first.Expected, first.Observed)
+}
+
+// cellCount is "1 cell" or "N cells".
+func cellCount(n int) string {
+	if n == 1 {
+		return "1 cell"
+	}
+	return fmt.Sprintf("%d cells", n)
 }
 
 // placedCells counts the cells between two placed pods by whether they
