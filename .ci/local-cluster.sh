@@ -27,8 +27,8 @@ for enforcer in kube-router kube-network-policies calico cilium none; do
 	"$bin" local down
 done
 
-# Two nodes, each a namespace on a fabric of its own, with each enforcer on
-# the bridge network: the smoke test proves every step from a client on the
+# Two nodes, each a namespace on a fabric of its own, with each enforcer
+# that runs on several (`local up --help` lists them): the smoke test proves every step from a client on the
 # server's node and from one on the other node. The enforcers' and
 # kube-proxy's rules live in the nodes: the host's netfilter must hold the
 # guard alone while they run.
@@ -37,7 +37,7 @@ netfilter() {
 	iptables-save | { grep -v '^#' || true; } | sed 's/\[[0-9]*:[0-9]*\]//'
 	nft list tables | { grep -vx 'table inet netpol_local_guard' || true; }
 }
-for enforcer in kube-network-policies kube-router none; do
+for enforcer in kube-network-policies calico kube-router none; do
 	case "$enforcer" in
 	none) expect=false ;;
 	*) expect=true ;;

@@ -176,8 +176,8 @@ type recordedNode struct {
 	params render.Params
 }
 
-// podNetworkProcesses names the processes of the recorded driver when it
-// wires pods itself (a PodNetwork), nil otherwise.
+// podNetworkProcesses names the processes of the recorded driver on every
+// recorded node when it wires pods itself (a PodNetwork), nil otherwise.
 func (c *Cluster) podNetworkProcesses(rec *record) map[string]bool {
 	if rec == nil {
 		return nil
@@ -190,14 +190,17 @@ func (c *Cluster) podNetworkProcesses(rec *record) map[string]bool {
 		return nil
 	}
 	names := map[string]bool{}
-	for _, p := range drv.Processes(enforcer.Env{Builder: c.builder(), StateDir: c.opts.StateDir}) {
-		names[p.Name] = true
+	for _, n := range c.recordedNodes(rec) {
+		for _, p := range drv.Processes(enforcer.Env{Builder: c.builder(), StateDir: c.opts.StateDir, NodeName: n.Name}) {
+			names[n.component(p.Name)] = true
+		}
 	}
 	return names
 }
 
-// stopAfterPods moves the late processes of order to just before
-// containerd, where Down removes the pods: they stop once the pods are gone.
+// stopAfterPods moves the late processes of order to just before the
+// first containerd (the host's, or a node's "containerd@NODE"), where Down
+// removes the pods of every node: they stop once the pods are gone.
 func stopAfterPods(order []string, late map[string]bool) []string {
 	if len(late) == 0 {
 		return order
@@ -211,7 +214,7 @@ func stopAfterPods(order []string, late map[string]bool) []string {
 		}
 	}
 	for i, n := range out {
-		if n == "containerd" {
+		if name, _, _ := strings.Cut(n, "@"); name == "containerd" {
 			return append(append(append([]string{}, out[:i]...), moved...), out[i:]...)
 		}
 	}

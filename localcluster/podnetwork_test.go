@@ -96,6 +96,14 @@ func TestStopAfterPods(t *testing.T) {
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("stopAfterPods = %v, want %v", got, want)
 	}
+	// On namespace nodes every node's agent stops before the first
+	// containerd: the pods of every node go then.
+	nodes := []string{"cilium-agent@n2", "cilium-agent@n1", "kube-proxy@n2", "kubelet@n2", "kube-proxy@n1", "kubelet@n1", "containerd@n2", "containerd@n1", "etcd"}
+	got = stopAfterPods(nodes, map[string]bool{"cilium-agent@n1": true, "cilium-agent@n2": true})
+	want = []string{"kube-proxy@n2", "kubelet@n2", "kube-proxy@n1", "kubelet@n1", "cilium-agent@n2", "cilium-agent@n1", "containerd@n2", "containerd@n1", "etcd"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("stopAfterPods on nodes = %v, want %v", got, want)
+	}
 	if got := stopAfterPods(order, nil); strings.Join(got, " ") != strings.Join(order, " ") {
 		t.Errorf("without late processes: %v, want %v", got, order)
 	}

@@ -73,11 +73,13 @@ func (c *Cluster) Up(ctx context.Context) error {
 	}
 	p := c.params(dev, apiIP)
 	env.NodeIP, env.IPAMDataDir = apiIP, p.IPAMDataDir
-	var conflist []byte
-	if nodes[0].ns == nil {
-		if conflist, err = c.podNetwork(drv, env, &p); err != nil {
-			return err
-		}
+	conflist, err := c.podNetwork(drv, env, &p)
+	if err != nil {
+		return err
+	}
+	if nodes[0].ns != nil {
+		// Namespace nodes get theirs once they have a pod CIDR.
+		conflist = nil
 	}
 	if err := p.Validate(); err != nil {
 		return err
@@ -87,6 +89,7 @@ func (c *Cluster) Up(ctx context.Context) error {
 		params[n.Name] = p
 		if n.ns != nil {
 			np := c.nodeParams(n, dev)
+			np.CNIBinDir = p.CNIBinDir
 			// Its pod CIDR is learned once it registers: checked then.
 			check := np
 			check.NodePodCIDR = ClusterCIDR
@@ -145,6 +148,13 @@ func (c *Cluster) Up(ctx context.Context) error {
 		for i, n := range nodes {
 			if err := c.createNode(ctx, n, i); err != nil {
 				return err
+			}
+		}
+		if prep, ok := drv.(enforcer.NodePreparer); ok {
+			for _, n := range nodes {
+				if err := prep.PrepareNode(ctx, nodeEnv(env, n, params[n.Name])); err != nil {
+					return err
+				}
 			}
 		}
 		c.logf("fabric %s and %d node namespaces created (%s)", FabricCIDR, len(nodes), time.Since(tn).Round(100*time.Millisecond))
@@ -221,7 +231,7 @@ func (c *Cluster) Up(ctx context.Context) error {
 			return err
 		}
 		if n.ns != nil {
-			// A namespace node's bridge network is written once the
+			// A namespace node's pod network is written once the
 			// controller manager has given the node its pod CIDR:
 			// containerd reloads its CNI config, and the node turns
 			// Ready.
@@ -232,7 +242,7 @@ func (c *Cluster) Up(ctx context.Context) error {
 			np := params[n.Name]
 			np.NodePodCIDR, podCIDRs[n.Name] = cidr, cidr
 			params[n.Name] = np
-			if err := c.writeConflist(np); err != nil {
+			if err := c.writeConflist(drv, nodeEnv(env, n, np), np); err != nil {
 				return err
 			}
 		}
@@ -258,11 +268,7 @@ func (c *Cluster) Up(ctx context.Context) error {
 		c.logf("node %s Ready %s after the first kubelet's start", n.Name, time.Since(tNode).Round(100*time.Millisecond))
 	}
 	for _, n := range nodes {
-		nenv := env
-		nenv.NodeName, nenv.NodeIP, nenv.IPAMDataDir, nenv.Command, nenv.Dial = n.Name, n.IP, params[n.Name].IPAMDataDir, n.command, n.dial
-		if n.ns == nil {
-			nenv.NodeIP = apiIP
-		}
+		nenv := nodeEnv(env, n, params[n.Name])
 		for _, spec := range drv.Processes(nenv) {
 			if err := start(n.spec(spec), func(ctx context.Context) error { return drv.Ready(ctx, nenv) }, 90*time.Second); err != nil {
 				return err
@@ -282,9 +288,7 @@ func (c *Cluster) Up(ctx context.Context) error {
 
 // checkNodes refuses, before anything is built or changed, a node count
 // out of range, a state dir that namespace nodes would not see, and an
-// enforcer that cannot run on namespace nodes yet: one that wires pods
-// with a CNI plugin of its own (Calico, Cilium) needs its own mechanism
-// between nodes, which is the next stage of docs/multi-node.md.
+// enforcer that cannot run on namespace nodes yet (enforcer.OneNode).
 func (c *Cluster) checkNodes(drv enforcer.Driver) error {
 	n := c.opts.Nodes
 	if n < 0 || n > MaxNodes {
@@ -296,19 +300,18 @@ func (c *Cluster) checkNodes(drv enforcer.Driver) error {
 	if dir, ok := nodens.PrivateDirOf(c.opts.StateDir); ok {
 		return fmt.Errorf("--nodes %d: the state dir %s is under %s, which each node has a private copy of: give a --state-dir elsewhere", n, c.opts.StateDir, dir)
 	}
-	if _, ok := drv.(enforcer.PodNetwork); ok {
-		return fmt.Errorf("--nodes %d: enforcer %s wires pods with a CNI plugin of its own and runs on one node only so far (docs/multi-node.md): use --nodes 1, or an enforcer on the bridge network (%s)", n, drv.Name(), strings.Join(BridgeEnforcers(), ", "))
+	if one, ok := drv.(enforcer.OneNode); ok {
+		return fmt.Errorf("--nodes %d: enforcer %s runs on one node only: %s; use --nodes 1, or one of %s", n, drv.Name(), one.OneNodeReason(), strings.Join(MultiNodeEnforcers(), ", "))
 	}
 	return nil
 }
 
-// BridgeEnforcers are the enforcers that run on the harness's bridge
-// network, on any number of nodes.
-func BridgeEnforcers() []string {
+// MultiNodeEnforcers are the enforcers that run on any number of nodes.
+func MultiNodeEnforcers() []string {
 	var out []string
 	for _, name := range enforcer.Names() {
 		if d, _ := enforcer.Get(name); d != nil {
-			if _, ok := d.(enforcer.PodNetwork); !ok {
+			if _, ok := d.(enforcer.OneNode); !ok {
 				out = append(out, name)
 			}
 		}
@@ -666,9 +669,26 @@ func (c *Cluster) writeNodeFiles(n node, p render.Params, conflist []byte) error
 	return err
 }
 
-// writeConflist writes the bridge network of a node whose pod CIDR p has.
-func (c *Cluster) writeConflist(p render.Params) error {
-	data, err := render.CNI(p)
+// nodeEnv is env as the enforcer's processes on node n see it. The host
+// node's address stays the API server's, as env has it.
+func nodeEnv(env enforcer.Env, n node, p render.Params) enforcer.Env {
+	env.NodeName, env.IPAMDataDir, env.Command, env.Dial = n.Name, p.IPAMDataDir, n.command, n.dial
+	if n.ns != nil {
+		env.NodeIP = n.IP
+	}
+	return env
+}
+
+// writeConflist writes the pod network of a namespace node, whose pod
+// CIDR p has: the bridge's, or the driver's own for a PodNetwork.
+func (c *Cluster) writeConflist(drv enforcer.Driver, env enforcer.Env, p render.Params) error {
+	var data []byte
+	var err error
+	if pn, ok := drv.(enforcer.PodNetwork); ok {
+		data, err = pn.CNIConflist(env)
+	} else {
+		data, err = render.CNI(p)
+	}
 	if err != nil {
 		return err
 	}

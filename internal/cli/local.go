@@ -71,7 +71,7 @@ namespaces of their own. See docs/local-cluster.md and docs/multi-node.md.`,
 	}
 	up.Flags().StringVar(&enf, "enforcer", "kube-router", fmt.Sprintf("NetworkPolicy enforcer: one of %s", strings.Join(enforcer.Names(), ", ")))
 	nodesFlag := func(c *cobra.Command) {
-		c.Flags().IntVar(&nodes, "nodes", 1, fmt.Sprintf("how many nodes: 1 is this host itself; 2 to %d are node namespaces on a fabric of their own (enforcers on the bridge network only: %s)", localcluster.MaxNodes, strings.Join(localcluster.BridgeEnforcers(), ", ")))
+		c.Flags().IntVar(&nodes, "nodes", 1, fmt.Sprintf("how many nodes: 1 is this host itself; 2 to %d are node namespaces on a fabric of their own (enforcers: %s)", localcluster.MaxNodes, strings.Join(localcluster.MultiNodeEnforcers(), ", ")))
 	}
 	nodesFlag(up)
 	up.Flags().BoolVar(&leakInjection, "leak-injection", false, "run the enforcer so that `local leak` can inject a fault ahead of it (calico only; for measuring the suite, not for judging the enforcer)")

@@ -233,6 +233,25 @@ func (Calico) CNIConflist(env Env) ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
+// calicoGateway is the next hop Calico's CNI plugin gives every pod: no
+// host has it; the node's end of the pod's veth answers ARP for it by
+// proxy ARP.
+const calicoGateway = "169.254.1.1"
+
+// PrepareNode makes the pods' gateway routable inside a namespace node:
+// the kernel answers a proxy ARP only for an address it has a unicast
+// route to, and a namespace node has no default route (nothing may leave
+// the machine). Without this, pods on the node never learn their
+// gateway's MAC and send nothing. A route through lo keeps anything sent
+// to the gateway itself on the node.
+func (Calico) PrepareNode(ctx context.Context, env Env) error {
+	out, err := env.command(ctx, "ip", "route", "replace", calicoGateway+"/32", "dev", "lo").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("routing calico's pod gateway %s on node %s: %w: %s", calicoGateway, env.NodeName, err, out)
+	}
+	return nil
+}
+
 // CNIPlugins adds the CNI plugin to the Debian plugins (portmap, host-local).
 func (Calico) CNIPlugins(env Env) map[string]string {
 	return map[string]string{calicoCNI: filepath.Join(env.Builder.BinDir, calicoCNI)}

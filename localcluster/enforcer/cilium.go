@@ -174,6 +174,12 @@ func (Cilium) CNIPlugins(env Env) map[string]string {
 // PodLinkPrefix: the CNI plugin names the host end of each pod's veth lxc*.
 func (Cilium) PodLinkPrefix() string { return "lxc" }
 
+// OneNodeReason: the agent's state and bpffs are the cluster's, not each
+// node's, and Bootstrap resets them once for the whole cluster.
+func (Cilium) OneNodeReason() string {
+	return "its agent's state and BPF filesystem are kept per cluster, not per node, so far (docs/multi-node.md)"
+}
+
 // Cleanup deletes the agent's own links (cilium_host and its peer
 // cilium_net), which the agent leaves on purpose so that a restart keeps
 // the datapath. Its iptables chains (CILIUM_*) go with the generic

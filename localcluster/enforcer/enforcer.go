@@ -107,6 +107,20 @@ type PodNetwork interface {
 	PodLinkPrefix() string
 }
 
+// OneNode is implemented by a driver that cannot run on namespace nodes
+// yet; `local up --nodes 2` and more refuse it with OneNodeReason.
+type OneNode interface {
+	OneNodeReason() string
+}
+
+// NodePreparer is implemented by a driver that needs something of each
+// namespace node (a route, a directory) before kubelet starts there.
+// Everything it changes lives in the node's namespaces and ends with them.
+// The host node of a one-node cluster is never prepared.
+type NodePreparer interface {
+	PrepareNode(ctx context.Context, env Env) error
+}
+
 // Bootstrapper is implemented by a driver whose enforcer needs API objects
 // of its own (CRDs, RBAC, datastore objects) before it or a pod starts. The
 // harness calls Bootstrap once the API server is ready, before kubelet.

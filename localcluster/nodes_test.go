@@ -1,0 +1,70 @@
+package localcluster
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/netpol-conformance/netpol-conformance/localcluster/enforcer"
+)
+
+// checkNodes refuses before anything is built: a count out of range, a
+// state dir the nodes have private copies of, an enforcer that runs on one
+// node only.
+func TestCheckNodes(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		nodes    int
+		enforcer string
+		stateDir string
+		wantErr  string // "" accepts
+	}{
+		{"one node, any enforcer", 1, "cilium", "/srv/state", ""},
+		{"two nodes with calico", 2, "calico", "/srv/state", ""},
+		{"four nodes with kube-router", MaxNodes, "kube-router", "/srv/state", ""},
+		{"too many", MaxNodes + 1, "none", "/srv/state", "give 1 to"},
+		{"negative", -1, "none", "/srv/state", "give 1 to"},
+		{"state dir under /var/lib", 2, "none", "/var/lib/netpol", "under /var/lib"},
+		{"cilium on two nodes", 2, "cilium", "/srv/state", "runs on one node only"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			drv, err := enforcer.Get(tc.enforcer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := &Cluster{opts: Options{Nodes: tc.nodes, StateDir: tc.stateDir}}
+			err = c.checkNodes(drv)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Errorf("error %v, want one containing %q", err, tc.wantErr)
+			}
+		})
+	}
+	for _, name := range MultiNodeEnforcers() {
+		if name == "cilium" {
+			t.Errorf("MultiNodeEnforcers lists cilium, which refuses --nodes 2")
+		}
+	}
+}
+
+// Each namespace node's enforcer sees its own name, address and IPAM dir;
+// the host node's address stays the API server's.
+func TestNodeEnv(t *testing.T) {
+	c := &Cluster{opts: Options{StateDir: "/srv/state"}}
+	env := enforcer.Env{NodeName: NodeName, NodeIP: "192.0.2.2"}
+	host := c.hostNode("192.0.2.2")
+	got := nodeEnv(env, host, c.nodeParams(host, "eth0"))
+	if got.NodeName != NodeName || got.NodeIP != "192.0.2.2" {
+		t.Errorf("host node: %s at %s", got.NodeName, got.NodeIP)
+	}
+	n := c.namespaceNode("netpol-local-2", "10.250.0.12")
+	np := c.nodeParams(n, "eth0")
+	got = nodeEnv(env, n, np)
+	if got.NodeName != "netpol-local-2" || got.NodeIP != "10.250.0.12" || got.IPAMDataDir != np.IPAMDataDir || got.Command == nil || got.Dial == nil {
+		t.Errorf("namespace node: %+v", got)
+	}
+	if !strings.HasPrefix(got.IPAMDataDir, "/srv/state/nodes/netpol-local-2/") {
+		t.Errorf("IPAM dir %s is not the node's", got.IPAMDataDir)
+	}
+}
