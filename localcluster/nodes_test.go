@@ -1,6 +1,7 @@
 package localcluster
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -66,5 +67,34 @@ func TestNodeEnv(t *testing.T) {
 	}
 	if !strings.HasPrefix(got.IPAMDataDir, "/srv/state/nodes/netpol-local-2/") {
 		t.Errorf("IPAM dir %s is not the node's", got.IPAMDataDir)
+	}
+}
+
+// The processes `down` stops only after the pods are gone are the
+// driver's, on every recorded node; none for a bridge enforcer.
+func TestPodNetworkProcesses(t *testing.T) {
+	c := &Cluster{opts: Options{StateDir: "/srv/state", RepoRoot: "/srv/repo"}}
+	two := []nodeRecord{{Name: "netpol-local-1"}, {Name: "netpol-local-2"}}
+	for _, tc := range []struct {
+		name string
+		rec  *record
+		want []string
+	}{
+		{"calico on one node", &record{Enforcer: "calico"}, []string{"calico-felix"}},
+		{"calico on two nodes", &record{Enforcer: "calico", Nodes: two}, []string{"calico-felix@netpol-local-1", "calico-felix@netpol-local-2"}},
+		{"a bridge enforcer", &record{Enforcer: "kube-router", Nodes: two}, nil},
+		{"no record", nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := c.podNetworkProcesses(tc.rec)
+			var names []string
+			for n := range got {
+				names = append(names, n)
+			}
+			slices.Sort(names)
+			if !slices.Equal(names, tc.want) {
+				t.Errorf("late processes %v, want %v", names, tc.want)
+			}
+		})
 	}
 }

@@ -47,7 +47,10 @@ func TestPodNetwork(t *testing.T) {
 	t.Run("the bridge stays the default", func(t *testing.T) {
 		p := c.params("eth0", "192.0.2.2")
 		p.CNIBinDir = debian
-		got, err := c.podNetwork(enforcer.None{}, enforcer.Env{}, &p)
+		if err := c.linkCNIPlugins(enforcer.None{}, enforcer.Env{}, &p); err != nil {
+			t.Fatal(err)
+		}
+		got, err := podConflist(enforcer.None{}, enforcer.Env{}, p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -61,7 +64,10 @@ func TestPodNetwork(t *testing.T) {
 		p := c.params("eth0", "192.0.2.2")
 		p.CNIBinDir = debian
 		plugin := filepath.Join(dir, "bin", "own")
-		got, err := c.podNetwork(ownNetwork{plugin: plugin}, enforcer.Env{}, &p)
+		if err := c.linkCNIPlugins(ownNetwork{plugin: plugin}, enforcer.Env{}, &p); err != nil {
+			t.Fatal(err)
+		}
+		got, err := podConflist(ownNetwork{plugin: plugin}, enforcer.Env{}, p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -81,8 +87,8 @@ func TestPodNetwork(t *testing.T) {
 		}
 		// A second `up` relinks from scratch.
 		p.CNIBinDir = debian
-		if _, err := c.podNetwork(ownNetwork{plugin: plugin}, enforcer.Env{}, &p); err != nil {
-			t.Fatalf("second podNetwork: %v", err)
+		if err := c.linkCNIPlugins(ownNetwork{plugin: plugin}, enforcer.Env{}, &p); err != nil {
+			t.Fatalf("second linkCNIPlugins: %v", err)
 		}
 	})
 }
@@ -98,9 +104,9 @@ func TestStopAfterPods(t *testing.T) {
 	}
 	// On namespace nodes every node's agent stops before the first
 	// containerd: the pods of every node go then.
-	nodes := []string{"cilium-agent@n2", "cilium-agent@n1", "kube-proxy@n2", "kubelet@n2", "kube-proxy@n1", "kubelet@n1", "containerd@n2", "containerd@n1", "etcd"}
-	got = stopAfterPods(nodes, map[string]bool{"cilium-agent@n1": true, "cilium-agent@n2": true})
-	want = []string{"kube-proxy@n2", "kubelet@n2", "kube-proxy@n1", "kubelet@n1", "cilium-agent@n2", "cilium-agent@n1", "containerd@n2", "containerd@n1", "etcd"}
+	nodes := []string{"calico-felix@n2", "calico-felix@n1", "kube-proxy@n2", "kubelet@n2", "kube-proxy@n1", "kubelet@n1", "containerd@n2", "containerd@n1", "etcd"}
+	got = stopAfterPods(nodes, map[string]bool{"calico-felix@n1": true, "calico-felix@n2": true})
+	want = []string{"kube-proxy@n2", "kubelet@n2", "kube-proxy@n1", "kubelet@n1", "calico-felix@n2", "calico-felix@n1", "containerd@n2", "containerd@n1", "etcd"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("stopAfterPods on nodes = %v, want %v", got, want)
 	}

@@ -73,13 +73,16 @@ func (c *Cluster) Up(ctx context.Context) error {
 	}
 	p := c.params(dev, apiIP)
 	env.NodeIP, env.IPAMDataDir = apiIP, p.IPAMDataDir
-	conflist, err := c.podNetwork(drv, env, &p)
-	if err != nil {
+	if err := c.linkCNIPlugins(drv, env, &p); err != nil {
 		return err
 	}
-	if nodes[0].ns != nil {
-		// Namespace nodes get theirs once they have a pod CIDR.
-		conflist = nil
+	var conflist []byte
+	if nodes[0].ns == nil {
+		// Namespace nodes get theirs once they have a pod CIDR
+		// (writeConflist).
+		if conflist, err = podConflist(drv, env, p); err != nil {
+			return err
+		}
 	}
 	if err := p.Validate(); err != nil {
 		return err
@@ -547,31 +550,35 @@ func (c *Cluster) adminHTTPClient() (*http.Client, error) {
 	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool}}}, nil
 }
 
-// podNetwork returns the CNI conflist of the cluster: the bridge's, or the
-// driver's own when it is a PodNetwork. Then the driver's plugins are linked
-// with Debian's into a CNI bin dir in the state dir (containerd 1.6 takes a
-// single bin_dir, and nothing is installed into /usr/lib/cni), which
-// p.CNIBinDir names from then on.
-func (c *Cluster) podNetwork(drv enforcer.Driver, env enforcer.Env, p *render.Params) ([]byte, error) {
+// podConflist is the CNI conflist of a node: the bridge's, or the
+// driver's own when it is a PodNetwork.
+func podConflist(drv enforcer.Driver, env enforcer.Env, p render.Params) ([]byte, error) {
+	if pn, ok := drv.(enforcer.PodNetwork); ok {
+		return pn.CNIConflist(env)
+	}
+	return render.CNI(p)
+}
+
+// linkCNIPlugins links, for a driver that is a PodNetwork, its plugins
+// with Debian's into a CNI bin dir in the state dir (containerd 1.6 takes
+// a single bin_dir, and nothing is installed into /usr/lib/cni), which
+// p.CNIBinDir names from then on. Every other driver uses Debian's dir.
+func (c *Cluster) linkCNIPlugins(drv enforcer.Driver, env enforcer.Env, p *render.Params) error {
 	pn, ok := drv.(enforcer.PodNetwork)
 	if !ok {
-		return render.CNI(*p)
-	}
-	conflist, err := pn.CNIConflist(env)
-	if err != nil {
-		return nil, err
+		return nil
 	}
 	binDir := c.path("cni", "bin")
 	if err := os.RemoveAll(binDir); err != nil {
-		return nil, fmt.Errorf("clearing %s: %w", binDir, err)
+		return fmt.Errorf("clearing %s: %w", binDir, err)
 	}
 	if err := os.MkdirAll(binDir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating %s: %w", binDir, err)
+		return fmt.Errorf("creating %s: %w", binDir, err)
 	}
 	links := map[string]string{}
 	entries, err := os.ReadDir(p.CNIBinDir)
 	if err != nil {
-		return nil, fmt.Errorf("listing the CNI plugins in %s: %w", p.CNIBinDir, err)
+		return fmt.Errorf("listing the CNI plugins in %s: %w", p.CNIBinDir, err)
 	}
 	for _, e := range entries {
 		links[e.Name()] = filepath.Join(p.CNIBinDir, e.Name())
@@ -581,11 +588,11 @@ func (c *Cluster) podNetwork(drv enforcer.Driver, env enforcer.Env, p *render.Pa
 	}
 	for name, target := range links {
 		if err := os.Symlink(target, filepath.Join(binDir, name)); err != nil {
-			return nil, fmt.Errorf("linking CNI plugin %s: %w", name, err)
+			return fmt.Errorf("linking CNI plugin %s: %w", name, err)
 		}
 	}
 	p.CNIBinDir = binDir
-	return conflist, nil
+	return nil
 }
 
 // writeFiles generates the control plane's certificates and kubeconfigs,
@@ -682,13 +689,7 @@ func nodeEnv(env enforcer.Env, n node, p render.Params) enforcer.Env {
 // writeConflist writes the pod network of a namespace node, whose pod
 // CIDR p has: the bridge's, or the driver's own for a PodNetwork.
 func (c *Cluster) writeConflist(drv enforcer.Driver, env enforcer.Env, p render.Params) error {
-	var data []byte
-	var err error
-	if pn, ok := drv.(enforcer.PodNetwork); ok {
-		data, err = pn.CNIConflist(env)
-	} else {
-		data, err = render.CNI(p)
-	}
+	data, err := podConflist(drv, env, p)
 	if err != nil {
 		return err
 	}

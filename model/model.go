@@ -331,7 +331,7 @@ func (m *Model) side(dir networkingv1.PolicyType, subject, other *endpoint, t Tr
 			s.AllowedBy = append(s.AllowedBy, RuleRef{Policy: p.key, Direction: dir, Rule: ri, Peer: peerIdx, Port: portIdx})
 		}
 		if m.rulesMatchBothWays {
-			s.AllowedBy = append(s.AllowedBy, p.otherWay(dir, subject, other, t)...)
+			s.AllowedBy = append(s.AllowedBy, p.otherWay(dir, subject, other, dst, t)...)
 		}
 	}
 	s.Allowed = len(s.AllowedBy) > 0
@@ -339,21 +339,23 @@ func (m *Model) side(dir networkingv1.PolicyType, subject, other *endpoint, t Tr
 }
 
 // otherWay is the RulesMatchBothWays reading at subject: the rules of p
-// for the other direction, when p applies to both and selects both ends,
-// matched as they would be on the other end. Ingress at a destination
-// reads p's egress rules, whose peers the destination must match; egress
-// at a source reads p's ingress rules, whose peers the source must match.
-func (p *policy) otherWay(dir networkingv1.PolicyType, subject, other *endpoint, t Traffic) []RuleRef {
+// for the other direction, when p applies to both and selects both ends.
+// Either way the rule's peers are matched against subject, the end whose
+// chain reads them (ingress at a destination reads p's egress rules,
+// `-s <p's pods> -d <peers>`; egress at a source reads its ingress rules,
+// `-s <peers> -d <p's pods>`); named ports resolve at dst, the
+// destination, as always.
+func (p *policy) otherWay(dir networkingv1.PolicyType, subject, other, dst *endpoint, t Traffic) []RuleRef {
 	if !p.ingressTyped || !p.egressTyped || !other.IsPod() || other.Namespace.Name != p.namespace || !p.selector.Matches(other.podLabels) {
 		return nil
 	}
-	rules, peerEnd, dst, ruleDir := p.egress, subject, subject, networkingv1.PolicyTypeEgress
+	rules, ruleDir := p.egress, networkingv1.PolicyTypeEgress
 	if dir == networkingv1.PolicyTypeEgress {
-		rules, peerEnd, dst, ruleDir = p.ingress, subject, other, networkingv1.PolicyTypeIngress
+		rules, ruleDir = p.ingress, networkingv1.PolicyTypeIngress
 	}
 	var refs []RuleRef
 	for ri, r := range rules {
-		peerIdx, ok := r.matchPeer(p.namespace, peerEnd)
+		peerIdx, ok := r.matchPeer(p.namespace, subject)
 		if !ok {
 			continue
 		}

@@ -3,6 +3,8 @@ package model
 import (
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/netpol-conformance/netpol-conformance/topology"
 )
 
@@ -106,72 +108,110 @@ spec:
 }
 
 // kube-router's reading, cell by cell: a both-directions policy's rules
-// admit traffic between the pods it selects whichever way they point, on
-// one node and across nodes; a policy typed for one direction, and pods it
-// does not select, keep the spec's answer.
+// admit traffic between the pods it selects whichever way they point; a
+// policy typed for one direction, pods it does not select, peers and
+// ports its rules do not allow keep the spec's answer. Every case is also
+// evaluated without the reading, so each shows what the reading changes
+// or that it changes nothing.
 func TestRulesMatchBothWays(t *testing.T) {
 	topo := topology.Standard()
-	topo.Pod("x/a").Node, topo.Pod("x/b").Node, topo.Pod("x/c").Node = "node-1", "node-2", "node-1"
+	// x/c serves a named port of its own: an ingress rule naming it
+	// resolves at the destination, whichever end reads the rule.
+	topo.Pod("x/c").Ports = append(topo.Pod("x/c").Ports, corev1.ContainerPort{Name: "only-c", ContainerPort: 80, Protocol: corev1.ProtocolTCP})
 	for _, tc := range []struct {
 		name     string
 		policies string
 		cell     cell
+		spec     bool // the spec's answer for the cell
 	}{
-		{"an egress rule admits ingress across nodes", `
+		{"an egress rule admits ingress", `
 metadata: {name: egress-all, namespace: x}
 spec:
   podSelector: {}
-  egress: [{}]`, tcp("x/a", "x/b", 80, true)},
-		{"an egress rule admits ingress on one node", `
-metadata: {name: egress-all, namespace: x}
-spec:
-  podSelector: {}
-  egress: [{}]`, tcp("x/a", "x/c", 80, true)},
+  egress: [{}]`, tcp("x/a", "x/b", 80, true), false},
 		{"a source the policy does not select stays denied", `
 metadata: {name: egress-all, namespace: x}
 spec:
   podSelector: {}
-  egress: [{}]`, tcp("y/a", "x/b", 80, false)},
-		{"an egress rule admits only the peers it allows", `
-metadata: {name: egress-to-c, namespace: x}
+  egress: [{}]`, tcp("y/a", "x/b", 80, false), false},
+		{"an egress rule admits ingress to the peers it allows", `
+metadata: {name: egress-to-b, namespace: x}
 spec:
   podSelector: {}
-  egress: [{to: [{podSelector: {matchLabels: {pod: c}}}]}]`, tcp("x/a", "x/b", 80, false)},
-		{"an egress rule admits only its ports", `
+  egress: [{to: [{podSelector: {matchLabels: {pod: b}}}]}]`, tcp("x/a", "x/b", 80, true), false},
+		{"an egress rule admits no ingress to other peers", `
+metadata: {name: egress-to-b, namespace: x}
+spec:
+  podSelector: {}
+  egress: [{to: [{podSelector: {matchLabels: {pod: b}}}]}]
+---
+metadata: {name: egress-all-from-a, namespace: x}
+spec:
+  podSelector: {matchLabels: {pod: a}}
+  policyTypes: [Egress]
+  egress: [{}]`, tcp("x/a", "x/c", 80, false), false},
+		{"an egress rule admits ingress on its ports only", `
 metadata: {name: egress-81, namespace: x}
 spec:
   podSelector: {}
-  egress: [{ports: [{port: 81}]}]`, tcp("x/a", "x/b", 80, false)},
+  egress: [{ports: [{port: 81}]}]
+---
+metadata: {name: egress-all-from-a, namespace: x}
+spec:
+  podSelector: {matchLabels: {pod: a}}
+  policyTypes: [Egress]
+  egress: [{}]`, tcp("x/a", "x/b", 80, false), false},
 		{"an ingress rule admits egress", `
 metadata: {name: from-a, namespace: x}
 spec:
   podSelector: {}
   policyTypes: [Ingress, Egress]
-  ingress: [{from: [{podSelector: {matchLabels: {pod: a}}}]}]`, tcp("x/a", "x/b", 80, true)},
-		{"an ingress rule does not admit egress to a pod outside the policy", `
+  ingress: [{from: [{podSelector: {matchLabels: {pod: a}}}]}]`, tcp("x/a", "x/b", 80, true), false},
+		{"an ingress rule's named port resolves at the destination", `
+metadata: {name: from-a-to-only-c, namespace: x}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress, Egress]
+  ingress: [{from: [{podSelector: {matchLabels: {pod: a}}}], ports: [{port: only-c}]}]`, tcp("x/a", "x/c", 80, true), false},
+		{"an ingress rule's named port the destination lacks admits nothing", `
+metadata: {name: from-a-to-only-c, namespace: x}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress, Egress]
+  ingress: [{from: [{podSelector: {matchLabels: {pod: a}}}], ports: [{port: only-c}]}]`, tcp("x/a", "x/b", 80, false), false},
+		{"an ingress rule admits no egress to a pod outside the policy", `
 metadata: {name: from-a, namespace: x}
 spec:
   podSelector: {matchLabels: {pod: a}}
   policyTypes: [Ingress, Egress]
-  ingress: [{from: [{podSelector: {matchLabels: {pod: a}}}]}]`, tcp("x/a", "x/b", 80, false)},
-		{"a policy typed for egress only isolates no ingress and bypasses none", `
-metadata: {name: egress-all, namespace: x}
+  ingress: [{from: [{podSelector: {matchLabels: {pod: a}}}]}]`, tcp("x/a", "x/b", 80, false), false},
+		{"a policy typed for ingress only: its egress rules admit nothing", `
+metadata: {name: ingress-typed, namespace: x}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress]
+  egress: [{}]`, tcp("x/a", "x/b", 80, false), false},
+		{"a policy typed for egress only: its ingress rules admit nothing", `
+metadata: {name: egress-typed, namespace: x}
 spec:
   podSelector: {}
   policyTypes: [Egress]
-  egress: [{}]
----
-metadata: {name: deny-ingress, namespace: x}
-spec:
-  podSelector: {}
-  policyTypes: [Ingress]`, tcp("x/a", "x/b", 80, false)},
+  ingress: [{}]`, tcp("x/a", "x/b", 80, false), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := NewReading(topo, nil, policies(t, tc.policies), []Reading{RulesMatchBothWays})
+			ps := policies(t, tc.policies)
+			spec, err := New(topo, ps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := NewReading(topo, nil, ps, []Reading{RulesMatchBothWays})
 			if err != nil {
 				t.Fatal(err)
 			}
 			tr := Traffic{From: tc.cell.from, To: tc.cell.to, Port: tc.cell.port, Protocol: tc.cell.proto}
+			if v, _ := spec.Evaluate(tr); v.Allowed != tc.spec {
+				t.Errorf("the spec's model: %s allowed=%v, want %v", tr, v.Allowed, tc.spec)
+			}
 			if v, _ := m.Evaluate(tr); v.Allowed != tc.cell.allowed {
 				t.Errorf("%s allowed=%v, want %v (%+v)", tr, v.Allowed, tc.cell.allowed, v)
 			}

@@ -29,6 +29,10 @@ const Schema = "netpol-conformance.record/v1"
 // JournalFile is the journal's name in the results directory.
 const JournalFile = "journal.jsonl"
 
+// CrossNodeUncovered says what a run whose pods all ran on one node did not
+// test; the suite's note and the reports say it in these words.
+const CrossNodeUncovered = "every pod ran on one node, so encapsulation, source NAT and per-node agents between nodes were not tested"
+
 // EnforcementCheck names the run's first spec, which checks that
 // NetworkPolicy is enforced at all; every case depends on it.
 const EnforcementCheck = "is enforced at all"

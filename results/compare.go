@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/netpol-conformance/netpol-conformance/record"
 )
 
 // CaseInfo is what the case table says about a case, for grouping and
@@ -215,7 +217,7 @@ func (m *Matrix) Markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# NetworkPolicy conformance: %d runs compared\n\n", len(m.Runs))
 	if names := m.Uncovered(); len(names) > 0 {
-		fmt.Fprintf(&b, "**Cross-node paths were not covered** by %s: every pod ran on one node, so encapsulation, source NAT and per-node agents between nodes were not tested.\n\n", md(strings.Join(names, ", ")))
+		fmt.Fprintf(&b, "**Cross-node paths were not covered** by %s: %s.\n\n", md(strings.Join(names, ", ")), record.CrossNodeUncovered)
 	}
 	b.WriteString("| run | CNI | Kubernetes | nodes | pass | known deviations | implementation-defined | regressions | not run | fixed | skipped | time to enforce, median / max | policy removal, median / max | suite | case set |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")

@@ -79,7 +79,7 @@ func classifyRecord(rc record.Case, detected cni.Detection, set profiles.Set, st
 			c.Message += " (" + why + ")"
 		}
 	default:
-		if predicted != nil && predicted.Placement != "" && !probedPlacement(rc, predicted.Placement) {
+		if predicted != nil && predicted.Placement != "" && !probedPlacement(rc, predicted) {
 			// A deviation of cells this run had none of is not fixed
 			// by passing without them.
 			predicted = nil
@@ -114,27 +114,17 @@ func explain(rc record.Case, detected cni.Detection, set profiles.Set) (*profile
 	if d == nil || d.Placement == "" {
 		return d, why
 	}
-	if n := misplaced(rc, d.Placement); n > 0 {
-		return nil, fmt.Sprintf("not the known deviation %s: it is scoped to %s cells, and %d of the %d wrong cells are not", d.Link, d.Placement, n, len(rc.Departures))
+	if len(rc.Departures) == 0 {
+		return nil, fmt.Sprintf("not the known deviation %s: it is scoped to %s cells, and the record holds no wrong cell to check", d.Link, d.Placement)
+	}
+	other, unknown := misplaced(rc, d.Placement)
+	switch {
+	case other > 0:
+		return nil, fmt.Sprintf("not the known deviation %s: it is scoped to %s cells, and %d of the %d wrong cells are not", d.Link, d.Placement, other, len(rc.Departures))
+	case unknown > 0:
+		return nil, fmt.Sprintf("not the known deviation %s: it is scoped to %s cells, and the nodes of %d of the %d wrong cells' pods are not recorded", d.Link, d.Placement, unknown, len(rc.Departures))
 	}
 	return d, ""
-}
-
-// misplaced counts the departed cells of rc that do not have placement p:
-// a cell whose pods' nodes the record lacks has none.
-func misplaced(rc record.Case, p profiles.Placement) int {
-	n := 0
-	for _, c := range rc.Departures {
-		from, okFrom := rc.Placement[c.From]
-		to, okTo := rc.Placement[c.To]
-		switch {
-		case !okFrom || !okTo:
-			n++
-		case (from == to) != (p == profiles.SameNode):
-			n++
-		}
-	}
-	return n
 }
 
 // podNodes counts the nodes the run's pods ran on, over every case.
@@ -148,14 +138,55 @@ func podNodes(rec *record.Run) int {
 	return len(nodes)
 }
 
-// probedPlacement reports whether two of rc's pods had placement p, so that
-// cells of that placement were probed.
-func probedPlacement(rc record.Case, p profiles.Placement) bool {
+// placementOf is the placement of the cell from -> to in rc, false when
+// the record lacks either end's node.
+func placementOf(rc record.Case, from, to string) (profiles.Placement, bool) {
+	nf, okFrom := rc.Placement[from]
+	nt, okTo := rc.Placement[to]
+	switch {
+	case !okFrom || !okTo:
+		return "", false
+	case nf == nt:
+		return profiles.SameNode, true
+	}
+	return profiles.CrossNode, true
+}
+
+// misplaced counts the departed cells of rc with another placement than
+// p, and those whose placement the record does not know.
+func misplaced(rc record.Case, p profiles.Placement) (other, unknown int) {
+	for _, c := range rc.Departures {
+		switch got, ok := placementOf(rc, c.From, c.To); {
+		case !ok:
+			unknown++
+		case got != p:
+			other++
+		}
+	}
+	return other, unknown
+}
+
+// probedPlacement reports whether a passing case probed a cell the
+// deviation d, scoped to a placement, is about: one of the cells it lists
+// with that placement, or for a reading (whose cells are not listed) any
+// two pods so placed.
+func probedPlacement(rc record.Case, d *profiles.Deviation) bool {
+	if len(d.Departures) > 0 {
+		for _, c := range d.Departures {
+			if c.Case != record.TableCase(rc.Name) {
+				continue
+			}
+			if got, ok := placementOf(rc, c.From, c.To); ok && got == d.Placement {
+				return true
+			}
+		}
+		return false
+	}
 	nodes := map[string]int{}
 	for _, n := range rc.Placement {
 		nodes[n]++
 	}
-	if p == profiles.CrossNode {
+	if d.Placement == profiles.CrossNode {
 		return len(nodes) > 1
 	}
 	for _, count := range nodes {

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/netpol-conformance/netpol-conformance/record"
 )
 
 //go:embed compare.html.tmpl
@@ -52,6 +54,8 @@ type htmlPage struct {
 	Title    string
 	Tags     []string
 	Verdicts []Verdict
+	// CrossNodeUncovered is record.CrossNodeUncovered, for the banner.
+	CrossNodeUncovered string
 }
 
 // HTML writes the matrix as one self-contained page (no external script,
@@ -69,5 +73,5 @@ func (m *Matrix) HTML(w io.Writer, title string) error {
 		}
 	}
 	slices.Sort(tags)
-	return compareTemplate.Execute(w, htmlPage{Matrix: m, Title: title, Tags: tags, Verdicts: Verdicts})
+	return compareTemplate.Execute(w, htmlPage{Matrix: m, Title: title, Tags: tags, Verdicts: Verdicts, CrossNodeUncovered: record.CrossNodeUncovered})
 }

@@ -158,6 +158,31 @@ func TestCrossNodeCoverage(t *testing.T) {
 			t.Errorf("%v: the report says cross-node paths were not covered: %v, want %v", tc.props, got, tc.uncovered)
 		}
 	}
+	// From a record: the nodes of every case's pods, counted once.
+	start := metav1.NewTime(time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC))
+	for _, tc := range []struct {
+		placements []map[string]string
+		want       string
+	}{
+		{[]map[string]string{{"x/a": "n1", "x/b": "n1"}, {"x/a": "n1"}}, "1"},
+		{[]map[string]string{{"x/a": "n1"}, {"x/a": "n2"}}, "2"},
+		{nil, "0"},
+	} {
+		rec := &record.Run{
+			Start:   record.Start{RunID: "r1", Started: start, Planned: []record.Planned{{Name: record.EnforcementCheck}}},
+			Cluster: &record.Cluster{KubernetesVersion: "v1.34.2", Nodes: 2, CNI: cni.Detection{Name: "calico", Version: "v3.31.0"}},
+			End:     &record.End{Finished: metav1.NewTime(start.Add(time.Minute))},
+		}
+		for i, p := range tc.placements {
+			name := fmt.Sprintf("c%d", i)
+			rec.Start.Planned = append(rec.Start.Planned, record.Planned{Name: name})
+			rec.Cases = append(rec.Cases, record.Case{Name: name, Outcome: record.Passed, Placement: p})
+		}
+		rec.Complete("", start.Time)
+		if got := FromRecord("r", rec, profiles.Set{}).Properties["podNodes"]; got != tc.want {
+			t.Errorf("placements %v: podNodes %q, want %q", tc.placements, got, tc.want)
+		}
+	}
 }
 
 func TestCompareAgreeingRuns(t *testing.T) {
@@ -669,6 +694,7 @@ deviations:
 		{"cross-node entry, cross-node cell", "c-cross", twoNodes, KnownDeviation},
 		{"cross-node entry, same-node cell", "c-cross", oneNode, Fail},
 		{"cross-node entry, placement unrecorded", "c-cross", nil, Fail},
+		{"cross-node entry, one end unplaced", "c-cross", map[string]string{"x/a": "n1"}, Fail},
 		{"unscoped entry, same-node cell", "c-any", oneNode, KnownDeviation},
 		{"unscoped entry, cross-node cell", "c-any", twoNodes, KnownDeviation},
 	} {
@@ -704,6 +730,8 @@ deviations:
 		{"c-cross", twoNodes, Fixed},
 		{"c-same", map[string]string{"x/a": "n1", "x/b": "n2"}, Pass},
 		{"c-same", map[string]string{"x/a": "n1", "x/b": "n1"}, Fixed},
+		// Other pods shared a node, but not the listed cell's: not a fix.
+		{"c-same", map[string]string{"x/a": "n1", "x/b": "n2", "x/c": "n1"}, Pass},
 		{"c-any", oneNode, Fixed},
 	} {
 		start := metav1.NewTime(time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC))

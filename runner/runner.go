@@ -520,14 +520,18 @@ func DepartureSummary(cells []record.Cell, placement map[string]string) string {
 		}
 	}
 	counts := strings.Join(parts, ", ")
+	// "Only" only when every cell's placement is known.
 	switch same, cross := placedCells(cells, placement); {
 	case same+cross == 0:
-	case cross == 0:
+	case cross == 0 && same == len(cells):
 		counts += "; only between pods on one node (" + cellCount(same) + ")"
-	case same == 0:
+	case same == 0 && cross == len(cells):
 		counts += "; only across nodes (" + cellCount(cross) + ")"
 	default:
 		counts += fmt.Sprintf("; %d between pods on one node, %d across nodes", same, cross)
+		if unplaced := len(cells) - same - cross; unplaced > 0 {
+			counts += fmt.Sprintf(", %d to or from an endpoint of no known node", unplaced)
+		}
 	}
 	first := cells[0]
 	return fmt.Sprintf("the cluster departs from the NetworkPolicy spec in %d cells (%s); first: %s: %s -> %s %s expected %s, observed %s",

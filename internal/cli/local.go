@@ -314,6 +314,23 @@ detection cannot see in the cluster's objects; pass this to the plugin:
 		},
 	}
 	cni.Flags().StringVar(&cniEnf, "enforcer", "", "the enforcer to name instead of the running cluster's")
+	var enforcersNodes int
+	enforcers := &cobra.Command{
+		Use:   "enforcers",
+		Short: "List the enforcers `up` runs, one per line (with --nodes N, those that run on N nodes)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			names := enforcer.Names()
+			if enforcersNodes > 1 {
+				names = localcluster.MultiNodeEnforcers()
+			}
+			for _, n := range names {
+				fmt.Fprintln(cmd.OutOrStdout(), n)
+			}
+			return nil
+		},
+	}
+	enforcers.Flags().IntVar(&enforcersNodes, "nodes", 1, "list only the enforcers that run on this many nodes")
 	var buildEnf string
 	build := &cobra.Command{
 		Use:   "build",
@@ -468,7 +485,7 @@ the fault the suite's leak statistics are measured against
 	leakCmd.Flags().StringVar(&leak.To, "to", "", "only flows to this pod address (default: any pod)")
 	leakCmd.Flags().StringVar(&leakPort, "port", "", "only flows to this PORT/PROTOCOL, TCP or UDP (default: any)")
 
-	cmd.AddCommand(up, run, down, status, kubeconfig, loadImages, buildImage, buildSonobuoy, build, cni, leakCmd, tools)
+	cmd.AddCommand(up, run, down, status, kubeconfig, loadImages, buildImage, buildSonobuoy, build, cni, enforcers, leakCmd, tools)
 	return cmd
 }
 

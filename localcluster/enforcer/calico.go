@@ -245,6 +245,11 @@ const calicoGateway = "169.254.1.1"
 // gateway's MAC and send nothing. A route through lo keeps anything sent
 // to the gateway itself on the node.
 func (Calico) PrepareNode(ctx context.Context, env Env) error {
+	if env.Command == nil {
+		// The host has a default route and needs none of this; a route
+		// on it would outlive the cluster.
+		return fmt.Errorf("preparing node %s: no node namespace to run in", env.NodeName)
+	}
 	out, err := env.command(ctx, "ip", "route", "replace", calicoGateway+"/32", "dev", "lo").CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("routing calico's pod gateway %s on node %s: %w: %s", calicoGateway, env.NodeName, err, out)
