@@ -97,9 +97,8 @@ func TestFailureMessage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg := FailureMessage([]*reachability.Table{expected}, res, func(from, to string, k reachability.Key) string {
-		return "because " + from + " " + to
-	})
+	explain := func(from, to string, k reachability.Key) string { return "because " + from + " " + to }
+	msg := FailureMessage([]*reachability.Table{expected}, res, explain, nil)
 	for _, want := range []string{
 		"did not match the model",
 		"80/TCP: expected\n- a b\na . X\nb . .\n",
@@ -112,6 +111,24 @@ func TestFailureMessage(t *testing.T) {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message lacks %q:\n%s", want, msg)
 		}
+	}
+	if strings.Contains(msg, "nodes:") || strings.Contains(msg, "[same node]") {
+		t.Errorf("a message without placement speaks of nodes:\n%s", msg)
+	}
+	// On two nodes: where each pod ran, and each wrong cell's side.
+	msg = FailureMessage([]*reachability.Table{expected}, res, explain, map[string]string{"a": "n1", "b": "n2"})
+	for _, want := range []string{
+		"nodes: n1: a; n2: b\n",
+		"WRONG a -> b 80/TCP [across nodes]: expected blocked",
+		"WRONG b -> b 80/TCP [same node]: expected allowed",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q:\n%s", want, msg)
+		}
+	}
+	// On one node there is nothing to tell.
+	if msg := FailureMessage([]*reachability.Table{expected}, res, explain, map[string]string{"a": "n1", "b": "n1"}); strings.Contains(msg, "node") {
+		t.Errorf("a one-node message speaks of nodes:\n%s", msg)
 	}
 }
 

@@ -395,7 +395,7 @@ func (r *caseRun) check(ctx context.Context, s *cases.Stage, name string) (strin
 			return err.Error()
 		}
 		return v.Explain()
-	}), nil
+	}, r.rec.Placement), nil
 }
 
 // tables are the model's tables for every probed key.
