@@ -87,7 +87,9 @@ if [ "$nodes" -gt 1 ]; then
 	[ "$spread" = "$want" ] || { echo "the topology's pods were not spread over the nodes"; exit 1; }
 fi
 # The report names the enforcer it was read against.
-summary=$("$bin" compare "$tarball" | sed -n 5p)
+# (The run's row is the first after the table's header; a banner may
+# come before the table.)
+summary=$("$bin" compare "$tarball" | awk '/^\|---/ { getline; print; exit }')
 echo "=== compare: $summary"
 want="| ${cni%@*} ${cni#*@} |"
 [ "${cni#*@}" != "$cni" ] || want="| $cni |"

@@ -140,8 +140,17 @@ func (r *Run) Nodes() string {
 }
 
 // CrossNodeUncovered reports whether the run's pods all ran on one node,
-// so that no cross-node path was probed.
-func (r *Run) CrossNodeUncovered() bool { return r.Properties["podNodes"] == "1" }
+// so that no cross-node path was probed: as recorded, or, for a report
+// from before pods' nodes were recorded, because its cluster had one.
+func (r *Run) CrossNodeUncovered() bool {
+	switch r.Properties["podNodes"] {
+	case "1":
+		return true
+	case "", "0":
+		return r.Properties["nodes"] == "1"
+	}
+	return false
+}
 
 // Uncovered names the runs that probed no cross-node path.
 func (m *Matrix) Uncovered() []string {

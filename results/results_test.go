@@ -147,6 +147,8 @@ func TestCrossNodeCoverage(t *testing.T) {
 		{map[string]string{"nodes": "3", "podNodes": "1"}, "3, pods on 1", true},
 		{map[string]string{"nodes": "2", "podNodes": "2"}, "2, pods on 2", false},
 		{map[string]string{"nodes": "2"}, "2", false},
+		{map[string]string{"nodes": "1"}, "1", true},
+		{map[string]string{"nodes": "1", "podNodes": "0"}, "1", true},
 		{map[string]string{}, "—", false},
 	} {
 		r := &Run{Name: "r", Properties: tc.props}

@@ -176,7 +176,7 @@ func TestCompletion(t *testing.T) {
 func TestCompareAndDiffRecordedRuns(t *testing.T) {
 	knp, kr := "../../results/testdata/kube-network-policies.tar.gz", "../../results/testdata/kube-router.xml"
 	out, err := run(t, "compare", knp, kr)
-	if err != nil || !strings.Contains(out, "| kube-router | — | — | 94 | 0 | 2 | 5 | 0 | 0 |") {
+	if err != nil || !strings.Contains(out, "| kube-router | — | — | — | 94 | 0 | 2 | 5 | 0 | 0 |") {
 		t.Errorf("compare: %v\n%s", err, out)
 	}
 	// The three outputs at once, each a whole file.
@@ -214,11 +214,11 @@ func TestCompareAndDiffRecordedRuns(t *testing.T) {
 // docs/comparison.{md,html}, from the recorded runs in docs/runs: a change
 // to the report that is not reflected there fails here.
 func TestDocsComparisonIsCurrent(t *testing.T) {
-	const title = "NetworkPolicy conformance on the local cluster: calico, cilium, kube-network-policies, kube-router, none"
+	const title = "NetworkPolicy conformance on the local cluster: every enforcer on one node, and on two"
 	dir := t.TempDir()
 	md, page := filepath.Join(dir, "c.md"), filepath.Join(dir, "c.html")
 	args := []string{"compare", "--markdown", md, "--html", page, "--title", title}
-	for _, e := range []string{"calico", "cilium", "kube-network-policies", "kube-router", "none"} {
+	for _, e := range []string{"calico", "cilium", "kube-network-policies", "kube-router", "none", "calico-2nodes", "kube-network-policies-2nodes", "kube-router-2nodes"} {
 		args = append(args, "../../docs/runs/"+e+".tar.gz")
 	}
 	// The page names each run's source as given: give it as the docs do.
