@@ -319,17 +319,7 @@ func (m *Model) side(dir networkingv1.PolicyType, subject, other *endpoint, t Tr
 		// policy or policies apply to a given pod for a given direction, the
 		// connections allowed in that direction from that pod is the union
 		// of what the applicable policies allow."
-		for ri, r := range rules {
-			peerIdx, ok := r.matchPeer(p.namespace, other)
-			if !ok {
-				continue
-			}
-			portIdx, ok := matchPort(r.ports, dst, t.Port, t.Protocol)
-			if !ok {
-				continue
-			}
-			s.AllowedBy = append(s.AllowedBy, RuleRef{Policy: p.key, Direction: dir, Rule: ri, Peer: peerIdx, Port: portIdx})
-		}
+		s.AllowedBy = append(s.AllowedBy, p.allowing(rules, dir, other, dst, t)...)
 		if m.rulesMatchBothWays {
 			s.AllowedBy = append(s.AllowedBy, p.otherWay(dir, subject, other, dst, t)...)
 		}
@@ -349,13 +339,19 @@ func (p *policy) otherWay(dir networkingv1.PolicyType, subject, other, dst *endp
 	if !p.ingressTyped || !p.egressTyped || !other.IsPod() || other.Namespace.Name != p.namespace || !p.selector.Matches(other.podLabels) {
 		return nil
 	}
-	rules, ruleDir := p.egress, networkingv1.PolicyTypeEgress
 	if dir == networkingv1.PolicyTypeEgress {
-		rules, ruleDir = p.ingress, networkingv1.PolicyTypeIngress
+		return p.allowing(p.ingress, networkingv1.PolicyTypeIngress, subject, dst, t)
 	}
+	return p.allowing(p.egress, networkingv1.PolicyTypeEgress, subject, dst, t)
+}
+
+// allowing are the rules of p (its rules for direction dir) that allow
+// the traffic t: peer matches one of a rule's peers, and the port, resolved
+// at dst, one of its ports.
+func (p *policy) allowing(rules []rule, dir networkingv1.PolicyType, peer, dst *endpoint, t Traffic) []RuleRef {
 	var refs []RuleRef
 	for ri, r := range rules {
-		peerIdx, ok := r.matchPeer(p.namespace, subject)
+		peerIdx, ok := r.matchPeer(p.namespace, peer)
 		if !ok {
 			continue
 		}
@@ -363,7 +359,7 @@ func (p *policy) otherWay(dir networkingv1.PolicyType, subject, other, dst *endp
 		if !ok {
 			continue
 		}
-		refs = append(refs, RuleRef{Policy: p.key, Direction: ruleDir, Rule: ri, Peer: peerIdx, Port: portIdx})
+		refs = append(refs, RuleRef{Policy: p.key, Direction: dir, Rule: ri, Peer: peerIdx, Port: portIdx})
 	}
 	return refs
 }
