@@ -45,7 +45,7 @@ for i in $(seq -w 1 "$n"); do
 	reports+=("$out/run-$i.jsonl")
 done
 "$bin" compare --markdown "$out/comparison.md" "${reports[@]}" || rc=1
-sed -n '1,20p' "$out/comparison.md" | grep '^| run' -A$((n + 1)) || true
+awk '/^\| run/ { p = 1 } p && !/^\|/ { exit } p' "$out/comparison.md"
 if ! grep -q '^## Where the runs disagree (0 cases)' "$out/comparison.md"; then
 	echo "FLAKY: the runs disagree (see $out/comparison.md)"
 	rc=1

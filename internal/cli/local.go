@@ -320,6 +320,9 @@ detection cannot see in the cluster's objects; pass this to the plugin:
 		Short: "List the enforcers `up` runs, one per line (with --nodes N, those that run on N nodes)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if enforcersNodes < 1 || enforcersNodes > localcluster.MaxNodes {
+				return fmt.Errorf("--nodes %d: give 1 to %d", enforcersNodes, localcluster.MaxNodes)
+			}
 			names := enforcer.Names()
 			if enforcersNodes > 1 {
 				names = localcluster.MultiNodeEnforcers()
