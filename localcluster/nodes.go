@@ -241,16 +241,27 @@ func (c *Cluster) deleteNodes(nodes []recordedNode) error {
 	return errors.Join(errs...)
 }
 
+// cgroupFS is where the host's cgroup hierarchies are mounted.
+const cgroupFS = "/sys/fs/cgroup"
+
+// cgroupV2Only reports whether the cgroup tree at root is the unified (v2)
+// hierarchy alone: its root then has cgroup.controllers, and every
+// directory under it is a cgroup of that one hierarchy, not a hierarchy.
+func cgroupV2Only(root string) bool {
+	_, err := os.Stat(filepath.Join(root, "cgroup.controllers"))
+	return err == nil
+}
+
 // cgroupHierarchies are the host's cgroup hierarchies (cgroups v1 here,
 // each mounted under /sys/fs/cgroup; "unified" is the v2 one).
 func cgroupHierarchies() ([]string, error) {
-	entries, err := os.ReadDir("/sys/fs/cgroup")
+	entries, err := os.ReadDir(cgroupFS)
 	if err != nil {
 		return nil, fmt.Errorf("listing cgroup hierarchies: %w", err)
 	}
 	var out []string
 	for _, e := range entries {
-		dir := filepath.Join("/sys/fs/cgroup", e.Name())
+		dir := filepath.Join(cgroupFS, e.Name())
 		// Symlinks (cpu -> cpu,cpuacct) name a hierarchy twice.
 		if e.IsDir() && e.Type()&os.ModeSymlink == 0 {
 			if _, err := os.Stat(filepath.Join(dir, "cgroup.procs")); err == nil {

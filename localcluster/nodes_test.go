@@ -1,6 +1,8 @@
 package localcluster
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +14,9 @@ import (
 // state dir the nodes have private copies of, an enforcer that runs on one
 // node only.
 func TestCheckNodes(t *testing.T) {
+	if cgroupV2Only(cgroupFS) {
+		t.Skip("this host has cgroups v2 only: --nodes 2 refuses it whatever else (TestCgroupV2Only)")
+	}
 	for _, tc := range []struct {
 		name     string
 		nodes    int
@@ -94,6 +99,36 @@ func TestPodNetworkProcesses(t *testing.T) {
 			slices.Sort(names)
 			if !slices.Equal(names, tc.want) {
 				t.Errorf("late processes %v, want %v", names, tc.want)
+			}
+		})
+	}
+}
+
+// A host whose cgroup tree is the unified hierarchy alone is told so; a
+// v1 or hybrid one (this machine's) is not.
+func TestCgroupV2Only(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files []string
+		want  bool
+	}{
+		{"v2 only", []string{"cgroup.controllers", "cgroup.procs", "system.slice/cgroup.procs"}, true},
+		{"v1 with unified", []string{"cpu/cgroup.procs", "memory/cgroup.procs", "unified/cgroup.controllers"}, false},
+		{"v1", []string{"cpu/cgroup.procs"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			for _, f := range tc.files {
+				p := filepath.Join(root, f)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := cgroupV2Only(root); got != tc.want {
+				t.Errorf("cgroupV2Only = %v, want %v", got, tc.want)
 			}
 		})
 	}
