@@ -30,6 +30,7 @@ func TestCheckNodes(t *testing.T) {
 		{"too many", MaxNodes + 1, "none", "/srv/state", "give 1 to"},
 		{"negative", -1, "none", "/srv/state", "give 1 to"},
 		{"state dir under /var/lib", 2, "none", "/var/lib/netpol", "under /var/lib"},
+		{"state dir a symlink into /var/log", 2, "none", "LINK", "under /var/log"},
 		{"cilium on two nodes", 2, "cilium", "/srv/state", "runs on one node only"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -37,7 +38,14 @@ func TestCheckNodes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c := &Cluster{opts: Options{Nodes: tc.nodes, StateDir: tc.stateDir}}
+			stateDir := tc.stateDir
+			if stateDir == "LINK" {
+				stateDir = filepath.Join(t.TempDir(), "state")
+				if err := os.Symlink("/var/log", stateDir); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c := &Cluster{opts: Options{Nodes: tc.nodes, StateDir: stateDir}}
 			err = c.checkNodes(drv)
 			switch {
 			case tc.wantErr == "" && err != nil:
@@ -46,6 +54,10 @@ func TestCheckNodes(t *testing.T) {
 				t.Errorf("error %v, want one containing %q", err, tc.wantErr)
 			}
 		})
+	}
+	c := &Cluster{opts: Options{Nodes: 2, StateDir: "/srv/state", RepoRoot: "/run/user/checkout"}}
+	if err := c.checkNodes(enforcer.None{}); err == nil || !strings.Contains(err.Error(), "the checkout") {
+		t.Errorf("a checkout under /run: %v", err)
 	}
 	for _, name := range MultiNodeEnforcers() {
 		if name == "cilium" {

@@ -300,8 +300,23 @@ func (c *Cluster) checkNodes(drv enforcer.Driver) error {
 	if n <= 1 {
 		return nil
 	}
-	if dir, ok := nodens.PrivateDirOf(c.opts.StateDir); ok {
-		return fmt.Errorf("--nodes %d: the state dir %s is under %s, which each node has a private copy of: give a --state-dir elsewhere", n, c.opts.StateDir, dir)
+	for _, d := range []struct{ what, path, fix string }{
+		{"the state dir", c.opts.StateDir, "give a --state-dir elsewhere"},
+		// The nodes run the binaries built into the checkout.
+		{"the checkout", c.opts.RepoRoot, "clone it elsewhere"},
+	} {
+		if d.path == "" {
+			continue
+		}
+		// A symlink into a private directory is as invisible to the
+		// nodes as the directory itself.
+		path := d.path
+		if real, err := filepath.EvalSymlinks(path); err == nil {
+			path = real
+		}
+		if dir, ok := nodens.PrivateDirOf(path); ok {
+			return fmt.Errorf("--nodes %d: %s %s is under %s, which each node has a private copy of: %s", n, d.what, d.path, dir, d.fix)
+		}
 	}
 	if cgroupV2Only(cgroupFS) {
 		// Each node's cgroup root is made in every v1 hierarchy; under
