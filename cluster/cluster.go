@@ -149,7 +149,7 @@ func (c *Cluster) waitReady(ctx context.Context) error {
 					return false, fmt.Errorf("getting pod %s/%s: %w", c.names.Real(name), ns.Pods[i].Name, err)
 				}
 				if !podReady(pod) || pod.Status.PodIP == "" {
-					notReady = append(notReady, fmt.Sprintf("%s/%s (%s)", pod.Namespace, pod.Name, pod.Status.Phase))
+					notReady = append(notReady, fmt.Sprintf("%s/%s (%s%s)", pod.Namespace, pod.Name, pod.Status.Phase, unschedulable(pod)))
 					continue
 				}
 				ns.Pods[i].IP, ns.Pods[i].Node = pod.Status.PodIP, pod.Spec.NodeName
@@ -161,6 +161,17 @@ func (c *Cluster) waitReady(ctx context.Context) error {
 		return fmt.Errorf("waiting for the topology's pods to be ready: %w; not ready: %s", err, strings.Join(notReady, ", "))
 	}
 	return nil
+}
+
+// unschedulable is the scheduler's reason a pod has no node, ": ..." or
+// "": a pod pinned to a full node says so, instead of only "Pending".
+func unschedulable(p *corev1.Pod) string {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
+			return ": unschedulable: " + c.Message
+		}
+	}
+	return ""
 }
 
 func podReady(p *corev1.Pod) bool {

@@ -53,3 +53,25 @@ func TestSpreadNodes(t *testing.T) {
 		})
 	}
 }
+
+// A pod the scheduler cannot place (pinned to a full node, say) is named
+// with the scheduler's reason; any other pod without a node says nothing.
+func TestUnschedulable(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cond []corev1.PodCondition
+		want string
+	}{
+		{"unschedulable", []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable,
+			Message: "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) didn't match Pod's node affinity/selector."}},
+			": unschedulable: 0/3 nodes are available: 1 Insufficient cpu, 2 node(s) didn't match Pod's node affinity/selector."},
+		{"scheduled", []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionTrue}}, ""},
+		{"not yet looked at", nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := unschedulable(&corev1.Pod{Status: corev1.PodStatus{Conditions: tc.cond}}); got != tc.want {
+				t.Errorf("unschedulable = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
