@@ -62,8 +62,8 @@ func (c *Cluster) bootstrapRBAC(ctx context.Context) error {
 // dir that this one does not have (its etcd is kept: a one-node cluster
 // brought up again as two nodes still lists the host node), with their
 // pods, which nothing runs any more. The pod garbage collector would take
-// its time, and until then the cluster DNS and the suite would see pods
-// that answer nothing.
+// 40 s, and until then the cluster DNS and the suite would see pods that
+// answer nothing.
 func (c *Cluster) forgetStaleNodes(ctx context.Context, keep []string) error {
 	cs, err := c.client()
 	if err != nil {
@@ -78,6 +78,15 @@ func (c *Cluster) forgetStaleNodes(ctx context.Context, keep []string) error {
 		if slices.Contains(keep, n.Name) {
 			continue
 		}
+		// The Node goes first: deleting its pods first let the
+		// ReplicaSet's replacement be scheduled to the node still there,
+		// to be orphaned with it and force-deleted only by the pod
+		// garbage collector, 40 s later (measured in CI: the cluster
+		// DNS waited for it). Its pods are still listed by their
+		// spec.nodeName.
+		if err := cs.CoreV1().Nodes().Delete(ctx, n.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting stale node %s: %w", n.Name, err)
+		}
 		pods, err := cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + n.Name})
 		if err != nil {
 			return fmt.Errorf("listing the pods of stale node %s: %w", n.Name, err)
@@ -86,9 +95,6 @@ func (c *Cluster) forgetStaleNodes(ctx context.Context, keep []string) error {
 			if err := cs.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, now); err != nil && !apierrors.IsNotFound(err) {
 				return fmt.Errorf("deleting pod %s/%s of stale node %s: %w", p.Namespace, p.Name, n.Name, err)
 			}
-		}
-		if err := cs.CoreV1().Nodes().Delete(ctx, n.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("deleting stale node %s: %w", n.Name, err)
 		}
 		c.logf("deleted node %s of an earlier cluster of this state dir, with its %d pods", n.Name, len(pods.Items))
 	}
