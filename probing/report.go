@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/netpol-conformance/netpol-conformance/reachability"
+	"github.com/netpol-conformance/netpol-conformance/record"
 )
 
 // Explainer returns the model's explanation of one cell.
@@ -40,12 +41,10 @@ func FailureMessage(expected []*reachability.Table, res *Result, explain Explain
 		if len(byNode) < 2 {
 			return ""
 		}
-		nf, okFrom := placement[from]
-		nt, okTo := placement[to]
-		switch {
-		case !okFrom || !okTo:
+		switch p, ok := record.PlacementOf(placement, from, to); {
+		case !ok:
 			return ""
-		case nf == nt:
+		case p == record.SameNode:
 			return " [same node]"
 		}
 		return " [across nodes]"

@@ -25,6 +25,7 @@ import (
 
 	"github.com/netpol-conformance/netpol-conformance/internal/strictyaml"
 	"github.com/netpol-conformance/netpol-conformance/model"
+	"github.com/netpol-conformance/netpol-conformance/record"
 )
 
 //go:embed *.yaml
@@ -78,21 +79,8 @@ type Deviation struct {
 	// Placement scopes the deviation to cells between pods on one node or
 	// on different nodes: a departure is this deviation only when every
 	// wrong cell has that placement. Empty is any placement.
-	Placement Placement `json:"placement,omitempty"`
+	Placement record.Placement `json:"placement,omitempty"`
 }
-
-// Placement is where the two pods of a cell run, relative to each other.
-type Placement string
-
-const (
-	// SameNode: both pods on one node.
-	SameNode Placement = "same-node"
-	// CrossNode: the pods on different nodes.
-	CrossNode Placement = "cross-node"
-)
-
-// Placements lists every placement once.
-var Placements = []Placement{SameNode, CrossNode}
 
 // Departure is one cell a case departs in.
 type Departure struct {
@@ -326,8 +314,8 @@ func Parse(file string, data []byte) (*Profile, []*Problem) {
 		if err := checkLink(d.Link); err != nil {
 			add(at+".link", "%v", err)
 		}
-		if d.Placement != "" && !slices.Contains(Placements, d.Placement) {
-			add(at+".placement", "is %q: want %s, %s, or leave it out for any placement", d.Placement, SameNode, CrossNode)
+		if d.Placement != "" && !slices.Contains(record.Placements, d.Placement) {
+			add(at+".placement", "is %q: want one of %v, or leave it out for any placement", d.Placement, record.Placements)
 		}
 		for field, v := range map[string]string{"since": d.Versions.Since, "fixedIn": d.Versions.FixedIn} {
 			if v == "" {

@@ -12,6 +12,7 @@ import (
 	"github.com/netpol-conformance/netpol-conformance/model"
 	"github.com/netpol-conformance/netpol-conformance/profiles"
 	"github.com/netpol-conformance/netpol-conformance/reachability"
+	"github.com/netpol-conformance/netpol-conformance/record"
 	"github.com/netpol-conformance/netpol-conformance/results"
 	"github.com/netpol-conformance/netpol-conformance/topology"
 )
@@ -63,11 +64,7 @@ func TestReadingsReproduceRecordedRuns(t *testing.T) {
 					continue
 				}
 				placement := placementOf(run, c.Name)
-				nodes := map[string]bool{}
-				for _, n := range placement {
-					nodes[n] = true
-				}
-				if len(nodes) > 1 {
+				if record.NodeCount(placement) > 1 {
 					spread++
 				}
 				stages := stagesOf(t, table, c.Name, placement)

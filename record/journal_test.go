@@ -142,3 +142,28 @@ func TestSealSaysWhyTheRunStopped(t *testing.T) {
 		t.Errorf("blamed seal: %v, %+v", err, blamed.End)
 	}
 }
+
+// A cell's placement is known only when both ends' nodes are.
+func TestPlacementOf(t *testing.T) {
+	placed := map[string]string{"x/a": "n1", "x/b": "n1", "y/a": "n2"}
+	for _, tc := range []struct {
+		from, to string
+		want     Placement
+		ok       bool
+	}{
+		{"x/a", "x/b", SameNode, true},
+		{"x/a", "y/a", CrossNode, true},
+		{"x/a", "z/a", "", false},
+		{"kube-apiserver", "x/a", "", false},
+	} {
+		if got, ok := PlacementOf(placed, tc.from, tc.to); got != tc.want || ok != tc.ok {
+			t.Errorf("PlacementOf(%s, %s) = %q, %v; want %q, %v", tc.from, tc.to, got, ok, tc.want, tc.ok)
+		}
+	}
+	if n := NodeCount(placed); n != 2 {
+		t.Errorf("NodeCount = %d, want 2", n)
+	}
+	if n := NodeCount(nil); n != 0 {
+		t.Errorf("NodeCount(nil) = %d, want 0", n)
+	}
+}

@@ -29,6 +29,42 @@ const Schema = "netpol-conformance.record/v1"
 // JournalFile is the journal's name in the results directory.
 const JournalFile = "journal.jsonl"
 
+// Placement is where the two pods of a cell ran, relative to each other.
+type Placement string
+
+const (
+	// SameNode: both pods on one node.
+	SameNode Placement = "same-node"
+	// CrossNode: the pods on different nodes.
+	CrossNode Placement = "cross-node"
+)
+
+// Placements lists every placement once.
+var Placements = []Placement{SameNode, CrossNode}
+
+// PlacementOf is the placement of the cell from -> to given each pod's
+// node ("ns/pod" to node), false when either end's node is unknown.
+func PlacementOf(placement map[string]string, from, to string) (Placement, bool) {
+	nf, okFrom := placement[from]
+	nt, okTo := placement[to]
+	switch {
+	case !okFrom || !okTo:
+		return "", false
+	case nf == nt:
+		return SameNode, true
+	}
+	return CrossNode, true
+}
+
+// NodeCount is how many nodes the placed pods ran on.
+func NodeCount(placement map[string]string) int {
+	nodes := map[string]bool{}
+	for _, n := range placement {
+		nodes[n] = true
+	}
+	return len(nodes)
+}
+
 // CrossNodeUncovered says what a run whose pods all ran on one node did not
 // test; the suite's note and the reports say it in these words.
 const CrossNodeUncovered = "every pod ran on one node, so encapsulation, source NAT and per-node agents between nodes were not tested"

@@ -138,25 +138,11 @@ func podNodes(rec *record.Run) int {
 	return len(nodes)
 }
 
-// placementOf is the placement of the cell from -> to in rc, false when
-// the record lacks either end's node.
-func placementOf(rc record.Case, from, to string) (profiles.Placement, bool) {
-	nf, okFrom := rc.Placement[from]
-	nt, okTo := rc.Placement[to]
-	switch {
-	case !okFrom || !okTo:
-		return "", false
-	case nf == nt:
-		return profiles.SameNode, true
-	}
-	return profiles.CrossNode, true
-}
-
 // misplaced counts the departed cells of rc with another placement than
 // p, and those whose placement the record does not know.
-func misplaced(rc record.Case, p profiles.Placement) (other, unknown int) {
+func misplaced(rc record.Case, p record.Placement) (other, unknown int) {
 	for _, c := range rc.Departures {
-		switch got, ok := placementOf(rc, c.From, c.To); {
+		switch got, ok := record.PlacementOf(rc.Placement, c.From, c.To); {
 		case !ok:
 			unknown++
 		case got != p:
@@ -176,25 +162,17 @@ func probedPlacement(rc record.Case, d *profiles.Deviation) bool {
 			if c.Case != record.TableCase(rc.Name) {
 				continue
 			}
-			if got, ok := placementOf(rc, c.From, c.To); ok && got == d.Placement {
+			if got, ok := record.PlacementOf(rc.Placement, c.From, c.To); ok && got == d.Placement {
 				return true
 			}
 		}
 		return false
 	}
-	nodes := map[string]int{}
-	for _, n := range rc.Placement {
-		nodes[n]++
+	if d.Placement == record.CrossNode {
+		return record.NodeCount(rc.Placement) > 1
 	}
-	if d.Placement == profiles.CrossNode {
-		return len(nodes) > 1
-	}
-	for _, count := range nodes {
-		if count > 1 {
-			return true
-		}
-	}
-	return false
+	// Two pods share a node when there are more pods than nodes.
+	return len(rc.Placement) > record.NodeCount(rc.Placement)
 }
 
 // predicting is explain without the placement scope.

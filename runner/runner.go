@@ -549,19 +549,13 @@ func cellCount(n int) string {
 // placedCells counts the cells between two placed pods by whether they
 // share a node, when the pods ran on more than one node (zero otherwise).
 func placedCells(cells []record.Cell, placement map[string]string) (same, cross int) {
-	nodes := map[string]bool{}
-	for _, n := range placement {
-		nodes[n] = true
-	}
-	if len(nodes) < 2 {
+	if record.NodeCount(placement) < 2 {
 		return 0, 0
 	}
 	for _, c := range cells {
-		from, okFrom := placement[c.From]
-		to, okTo := placement[c.To]
-		switch {
-		case !okFrom || !okTo:
-		case from == to:
+		switch p, ok := record.PlacementOf(placement, c.From, c.To); {
+		case !ok:
+		case p == record.SameNode:
 			same++
 		default:
 			cross++
