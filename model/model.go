@@ -254,6 +254,8 @@ func (m *Model) Evaluate(t Traffic) (Verdict, error) {
 		// access to itself)".
 		v.Allowed = true
 		v.ImplementationDefined = append(v.ImplementationDefined, Loopback)
+	case namedNode(from) && to.IsPod() && to.Pod.Node != "" || namedNode(to) && from.IsPod() && from.Pod.Node != "":
+		m.nodeAndPod(&v, from, to)
 	case isNode(from) || isNode(to):
 		// "Traffic is allowed to a pod if ... OR if the traffic source is
 		// the pod's local node"; "traffic to and from the node where a Pod
@@ -282,6 +284,73 @@ func (m *Model) lookup(key string) (*endpoint, bool) {
 	}
 	return &endpoint{Endpoint: topology.Endpoint{Key: key, Addr: addr, External: &topology.External{Name: key, IP: key}}}, true
 }
+
+// nodeAndPod decides traffic between a named node and a pod whose node is
+// known, v holding the rules' verdict.
+func (m *Model) nodeAndPod(v *Verdict, from, to *endpoint) {
+	node, pod, side := from, to, &v.Ingress
+	if namedNode(to) {
+		node, pod, side = to, from, &v.Egress
+	}
+	if pod.Pod.Node == node.External.NodeName {
+		// API reference (NetworkPolicySpec.ingress): "Traffic is allowed
+		// to a pod if there are no NetworkPolicies selecting the pod ...
+		// OR if the traffic source is the pod's local node"; concept
+		// docs: "traffic to and from the node where a Pod is running is
+		// always allowed, regardless of the IP address of the Pod or the
+		// node".
+		v.Allowed, v.OwnNode = true, true
+		return
+	}
+	// Another node is decided by the rules, like any address outside the
+	// pod network: selectors never select it, so only a rule with no
+	// peers or an ipBlock can allow it. Which source address another
+	// node's traffic carries (its own, a tunnel's, a gateway's) is the
+	// implementation's choice, so an ipBlock of the policies does not
+	// settle the cell.
+	applied := pod.ingress
+	if side.Direction == networkingv1.PolicyTypeEgress {
+		applied = pod.egress
+	}
+	if hasIPBlock(applied, side.Direction) {
+		v.ImplementationDefined = append(v.ImplementationDefined, NodeTraffic)
+	}
+	// The node is probed from a host-network pod, which a peer may select
+	// as a pod; whether it then counts as one is undefined ("NetworkPolicy
+	// behaviour for hostNetwork pods is undefined").
+	if node.External.Prober != "" {
+		t := v.Traffic
+		if node == from {
+			t.From = node.External.Prober
+		} else {
+			t.To = node.External.Prober
+		}
+		if asPod, err := m.Evaluate(t); err == nil && asPod.Allowed != v.Allowed {
+			v.ImplementationDefined = append(v.ImplementationDefined, HostNetwork)
+		}
+	}
+}
+
+// hasIPBlock reports whether a rule of policies for dir has an ipBlock peer.
+func hasIPBlock(policies []*policy, dir networkingv1.PolicyType) bool {
+	for _, p := range policies {
+		rules := p.ingress
+		if dir == networkingv1.PolicyTypeEgress {
+			rules = p.egress
+		}
+		for _, r := range rules {
+			for _, pe := range r.peers {
+				if pe.isIPBlock {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// namedNode reports whether e is the address of one known node.
+func namedNode(e *endpoint) bool { return isNode(e) && e.External.NodeName != "" }
 
 func isNode(e *endpoint) bool        { return e.External != nil && e.External.Node }
 func isHostNetwork(e *endpoint) bool { return e.Pod != nil && e.Pod.HostNetwork }

@@ -488,3 +488,76 @@ spec:
 		}
 	}
 }
+
+// TestNodeTraffic checks traffic between a pod and a named node: its own
+// node is always allowed, another node is decided by the rules, and the
+// rules do not settle it where an ipBlock meets the node's address or a
+// selector meets the host-network pod it is probed from.
+func TestNodeTraffic(t *testing.T) {
+	topo := topology.Standard()
+	topo.Namespaces = append(topo.Namespaces, topology.Namespace{Name: "nodes", Pods: []topology.Pod{
+		{Name: "node-1", IP: "10.30.0.1", HostNetwork: true, Node: "n1"},
+		{Name: "node-2", IP: "10.30.0.2", HostNetwork: true, Node: "n2"},
+	}})
+	topo.Externals = append(topo.Externals,
+		topology.External{Name: "node-1", IP: "10.30.0.1", Node: true, NodeName: "n1", Prober: "nodes/node-1"},
+		topology.External{Name: "node-2", IP: "10.30.0.2", Node: true, NodeName: "n2", Prober: "nodes/node-2"})
+	topo.Namespace("x").Pods[0].Node = "n1" // x/a
+	if errs := topo.Validate(); len(errs) > 0 {
+		t.Fatal(errs.ToAggregate())
+	}
+	const denyX = `
+metadata: {name: deny, namespace: x}
+spec: {podSelector: {}, policyTypes: [Ingress, Egress]}`
+	tests := []struct {
+		name     string
+		policies string
+		traffic  Traffic
+		allowed  bool
+		want     []Undefined
+		ownNode  bool
+	}{
+		{"other node, no policy", "", Traffic{From: "node-2", To: "x/a", Port: 80}, true, nil, false},
+		{"own node under a default deny", denyX, Traffic{From: "node-1", To: "x/a", Port: 80}, true, nil, true},
+		{"other node under a default deny", denyX, Traffic{From: "node-2", To: "x/a", Port: 80}, false, nil, false},
+		{"pod to its own node under a default deny", denyX, Traffic{From: "x/a", To: "node-1", Port: 80}, true, nil, true},
+		{"pod to another node under a default deny", denyX, Traffic{From: "x/a", To: "node-2", Port: 80}, false, nil, false},
+		{"other node allowed by an ipBlock", `
+metadata: {name: nodes, namespace: x}
+spec:
+  podSelector: {}
+  ingress: [{from: [{ipBlock: {cidr: 10.30.0.0/16}}]}]`, Traffic{From: "node-2", To: "x/a", Port: 80}, true, []Undefined{NodeTraffic}, false},
+		{"other node, every pod of every namespace allowed", `
+metadata: {name: all-pods, namespace: x}
+spec:
+  podSelector: {}
+  ingress: [{from: [{namespaceSelector: {}}]}]`, Traffic{From: "node-2", To: "x/a", Port: 80}, false, []Undefined{HostNetwork}, false},
+		{"other node, a rule with no peers", `
+metadata: {name: all, namespace: x}
+spec:
+  podSelector: {}
+  ingress: [{}]`, Traffic{From: "node-2", To: "x/a", Port: 80}, true, nil, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var ps []networkingv1.NetworkPolicy
+			if tc.policies != "" {
+				ps = policies(t, tc.policies)
+			}
+			m, err := New(topo, ps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := m.Evaluate(tc.traffic)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Allowed != tc.allowed || !slices.Equal(v.ImplementationDefined, tc.want) || v.OwnNode != tc.ownNode {
+				t.Errorf("got allowed=%v undefined=%v own node=%v, want %v %v %v\n%s", v.Allowed, v.ImplementationDefined, v.OwnNode, tc.allowed, tc.want, tc.ownNode, v.Explain())
+			}
+			if tc.ownNode && !strings.Contains(v.Explain(), "its own node is always allowed") {
+				t.Errorf("Explain() does not say why:\n%s", v.Explain())
+			}
+		})
+	}
+}

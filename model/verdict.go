@@ -65,6 +65,9 @@ type Verdict struct {
 	Egress, Ingress Side
 	// ImplementationDefined lists why the spec does not settle this cell.
 	ImplementationDefined []Undefined
+	// OwnNode marks traffic between a pod and its own node, which the
+	// spec always allows whatever the policies say.
+	OwnNode bool
 }
 
 // Defined reports whether the spec settles the verdict.
@@ -132,6 +135,9 @@ func (v Verdict) Explain() string {
 	fmt.Fprintf(&b, "%s: %s\n", v.Traffic, answer)
 	for _, u := range v.ImplementationDefined {
 		fmt.Fprintf(&b, "  implementation-defined: %s (reported, never a failure)\n", u)
+	}
+	if v.OwnNode {
+		b.WriteString("  allowed whatever the policies say: traffic between a pod and its own node is always allowed\n")
 	}
 	for _, s := range []Side{v.Egress, v.Ingress} {
 		fmt.Fprintf(&b, "  %s\n", s.explain())

@@ -88,6 +88,14 @@ func (t *Topology) Validate() field.ErrorList {
 		if _, err := netip.ParseAddr(ext.IP); err != nil {
 			errs = append(errs, field.Invalid(path.Child("ip"), ext.IP, "must be an IP address such as 203.0.113.10"))
 		}
+		if ext.NodeName != "" && !ext.Node {
+			errs = append(errs, field.Invalid(path.Child("nodeName"), ext.NodeName, "names the node of a node address: set node: true too"))
+		}
+		if ext.Prober != "" {
+			if p := t.Pod(ext.Prober); p == nil || !p.HostNetwork || p.Node != ext.NodeName || ext.NodeName == "" {
+				errs = append(errs, field.Invalid(path.Child("prober"), ext.Prober, "must be a hostNetwork pod of the topology on node nodeName"))
+			}
+		}
 	}
 	for i, key := range t.Matrix {
 		if !known[key] {

@@ -67,6 +67,15 @@ type External struct {
 	// a single-node cluster, for instance). Traffic between a pod and its
 	// node is outside what NetworkPolicy decides.
 	Node bool `json:"node,omitempty"`
+	// NodeName, with Node, is the one node this address belongs to. Then
+	// only the pods on that node are its own; traffic from it to pods on
+	// other nodes is decided by the rules.
+	NodeName string `json:"nodeName,omitempty"`
+	// Prober is the host-network pod ("ns/name") on node NodeName that
+	// probes from its network namespace: traffic from this external is
+	// probed from it. A peer that selects pods may select it, which is
+	// where implementations differ (hostNetwork pods are undefined).
+	Prober string `json:"prober,omitempty"`
 }
 
 // PodKey names a pod as "namespace/name", the form used in truth tables.
@@ -169,6 +178,19 @@ func (t *Topology) MatrixKeys() []string {
 	for _, ns := range t.Namespaces {
 		for _, pod := range ns.Pods {
 			keys = append(keys, PodKey(ns.Name, pod.Name))
+		}
+	}
+	return keys
+}
+
+// SourceKeys returns the endpoints that form truth-table rows: the matrix,
+// then the externals probed from a prober of their own (the nodes), which
+// are sources only, since their probers listen on nothing.
+func (t *Topology) SourceKeys() []string {
+	keys := t.MatrixKeys()
+	for _, e := range t.Externals {
+		if e.Prober != "" {
+			keys = append(keys, e.Name)
 		}
 	}
 	return keys
