@@ -49,6 +49,9 @@ type Options struct {
 	ProbeTimeout time.Duration
 	// PodStartTimeout bounds the wait for the topology's pods.
 	PodStartTimeout time.Duration
+	// NodeProbes probes traffic from each node the pods run on, from a
+	// host-network pod there (see NodeProberPod).
+	NodeProbes bool
 }
 
 // Cluster is the standard topology living in a real cluster.
@@ -60,6 +63,10 @@ type Cluster struct {
 	// Topology has the logical names of the case table and the real pod
 	// IPs, so the model and placeholders see what the cluster sees.
 	Topology *topology.Topology
+	// Notes say what of the topology could not be set up here and so is
+	// not probed (traffic from nodes, when the cluster refuses its
+	// probers), once for the run.
+	Notes []string
 	// noDNS is true when the cluster has no ready DNS pod to probe.
 	noDNS bool
 	// serviceIPs holds, once EnsureServices ran, the ClusterIP of the
@@ -116,6 +123,15 @@ func Setup(ctx context.Context, client kubernetes.Interface, config *rest.Config
 	}
 	if err := c.resolveWellKnown(ctx); err != nil {
 		return c, err
+	}
+	if opts.NodeProbes {
+		note, err := c.addNodeProbers(ctx)
+		if err != nil {
+			return c, err
+		}
+		if note != "" {
+			c.Notes = append(c.Notes, note)
+		}
 	}
 	c.applied.topo = c.Topology.DeepCopy()
 	return c, nil
@@ -215,8 +231,8 @@ func (c *Cluster) resolveWellKnown(ctx context.Context) error {
 // here: probes start only in the suite's own agent pods, and a well-known
 // destination must exist in this cluster.
 func (c *Cluster) Probeable(from, to string) error {
-	if ns, _, ok := topology.SplitPodKey(from); !ok || c.names[ns] == "" {
-		return fmt.Errorf("probes start only in the suite's agent pods, and %s is not one", from)
+	if ns, _, ok := topology.SplitPodKey(c.prober(from)); !ok || c.names[ns] == "" {
+		return fmt.Errorf("probes start only in the suite's agent pods and node probers, and %s is neither", from)
 	}
 	if to == topology.DNSPod && c.noDNS {
 		return errors.New("no ready pod labelled k8s-app=kube-dns in kube-system")
@@ -463,16 +479,18 @@ func (c *Cluster) probePass(ctx context.Context, keys []reachability.Key, viaSer
 	if viaService && c.serviceIPs == nil {
 		return nil, errors.New("probing through Services before EnsureServices")
 	}
-	matrix := c.Topology.MatrixKeys()
+	// Rows are the sources (the matrix, then the nodes), columns the
+	// matrix.
+	rows, matrix := c.Topology.SourceKeys(), c.Topology.MatrixKeys()
 	obs := &probing.Observation{Errors: map[string]string{}}
 	for _, k := range keys {
-		obs.Tables = append(obs.Tables, reachability.New(k, matrix, matrix))
+		obs.Tables = append(obs.Tables, reachability.New(k, rows, matrix))
 	}
 	// The UDP flows of a pass leave from a block of source ports no recent
-	// pass used (each source pod has its own network namespace, so one
-	// block serves them all).
+	// pass used (each source pod, and each node prober, has its own
+	// network namespace, so one block serves them all).
 	udpFlows := 0
-	for i := range matrix {
+	for i := range rows {
 		n := 0
 		for ki, k := range keys {
 			for j := range matrix {
@@ -489,7 +507,7 @@ func (c *Cluster) probePass(ctx context.Context, keys []reachability.Key, viaSer
 		wg   sync.WaitGroup
 		errs []error
 	)
-	for i, from := range matrix {
+	for i, from := range rows {
 		var targets []agent.Target
 		var cells [][2]int // (table, column) per target
 		for ki, k := range keys {
@@ -601,6 +619,17 @@ func (c *Cluster) ProbeOne(ctx context.Context, from, to string, key reachabilit
 	return results[0], nil
 }
 
+// prober is the pod a source's probes start in: a node's prober for a
+// node, the pod itself otherwise.
+func (c *Cluster) prober(from string) string {
+	for _, e := range c.Topology.Externals {
+		if e.Name == from && e.Prober != "" {
+			return e.Prober
+		}
+	}
+	return from
+}
+
 // identity is the answer the agent of a topology pod gives: its real
 // namespace and name. Endpoints that are not our agents have none.
 func (c *Cluster) identity(key string) string {
@@ -614,7 +643,7 @@ func (c *Cluster) identity(key string) string {
 // probe runs the agent's batch probe in one source pod through the API
 // server's exec and decodes one JSON line per target.
 func (c *Cluster) probe(ctx context.Context, from string, targets []agent.Target, udpPortBase int) ([]agent.Result, error) {
-	ns, name, _ := topology.SplitPodKey(from)
+	ns, name, _ := topology.SplitPodKey(c.prober(from))
 	// Every flow in flight at once: a denied flow waits the whole timeout,
 	// so a pass costs one timeout however many flows it sends.
 	flows := 0

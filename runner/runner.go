@@ -136,15 +136,23 @@ func (r *Runner) CheckEnforced(ctx context.Context, rec *record.Case) (notEnforc
 // that restarted during the case.
 func (r *Runner) Run(ctx context.Context, c *cases.Case, rec *record.Case) error {
 	rec.Notes = append(rec.Notes, r.Notes...)
+	place := func(key, node string) {
+		if node == "" {
+			return
+		}
+		if rec.Placement == nil {
+			rec.Placement = map[string]string{}
+		}
+		rec.Placement[key] = node
+	}
 	for _, ns := range r.Topology.Namespaces {
 		for _, p := range ns.Pods {
-			if p.Node != "" {
-				if rec.Placement == nil {
-					rec.Placement = map[string]string{}
-				}
-				rec.Placement[ns.Name+"/"+p.Name] = p.Node
-			}
+			place(topology.PodKey(ns.Name, p.Name), p.Node)
 		}
+	}
+	// A node is where it is: its cells to pods on it are same-node.
+	for _, e := range r.Topology.Externals {
+		place(e.Name, e.NodeName)
 	}
 	cr := &caseRun{Runner: r, rec: rec, viaService: c.ProbeVia == cases.ProbeViaService}
 	if cr.viaService {
@@ -292,7 +300,7 @@ func (r *caseRun) explainingReading(stages []cases.Stage) model.Reading {
 }
 
 func (r *caseRun) reproduces(stages []cases.Stage, reading model.Reading) bool {
-	matrix := r.Topology.MatrixKeys()
+	rows, matrix := r.Topology.SourceKeys(), r.Topology.MatrixKeys()
 	for i := range stages {
 		s := &stages[i]
 		obs, ok := r.observed[s.Name()]
@@ -304,7 +312,7 @@ func (r *caseRun) reproduces(stages []cases.Stage, reading model.Reading) bool {
 			return false
 		}
 		for j, k := range r.Keys {
-			t, err := m.Table(k, matrix, false)
+			t, err := m.TableOf(k, rows, matrix, false)
 			if err != nil || !reachability.Compare(t, obs[j]).Matches() {
 				return false
 			}
@@ -398,12 +406,13 @@ func (r *caseRun) check(ctx context.Context, s *cases.Stage, name string) (strin
 	}, r.rec.Placement), nil
 }
 
-// tables are the model's tables for every probed key.
+// tables are the model's tables for every probed key: from every source
+// (the matrix, then the nodes) to the matrix.
 func (r *caseRun) tables(m *model.Model) ([]*reachability.Table, error) {
-	matrix := r.Topology.MatrixKeys()
+	rows, matrix := r.Topology.SourceKeys(), r.Topology.MatrixKeys()
 	var expected []*reachability.Table
 	for _, k := range r.Keys {
-		t, err := m.Table(k, matrix, false)
+		t, err := m.TableOf(k, rows, matrix, false)
 		if err != nil {
 			return nil, err
 		}

@@ -427,3 +427,37 @@ func TestDepartureSummaryCountsEachWay(t *testing.T) {
 		})
 	}
 }
+
+// TestNodeRowsAreProbed checks that the nodes are sources: traffic from a
+// node to the pods on it stays allowed under a default deny, and another
+// node let through is a departure across nodes.
+func TestNodeRowsAreProbed(t *testing.T) {
+	fc := fakecluster.New(1)
+	fc.SpreadOverNodes(2)
+	rec, err := run(t, newRunner(fc), "deny-all-ingress-in-x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Outcome == record.Departed {
+		t.Fatalf("a conformant cluster with node rows: %s %s\n%s", rec.Outcome, rec.Message, rec.Detail)
+	}
+	if rec.Placement["node-2"] != "fake-node-2" {
+		t.Errorf("placement of node-2 = %q, want fake-node-2", rec.Placement["node-2"])
+	}
+
+	fc = fakecluster.New(1)
+	fc.SpreadOverNodes(2)
+	fc.Leak, fc.Leaky = 1, func(c fakecluster.Cell) bool { return c.From == "node-2" }
+	rec, err = run(t, newRunner(fc), "deny-all-ingress-in-x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Outcome != record.Departed || !strings.Contains(rec.Message, "only across nodes") {
+		t.Fatalf("another node let through a default deny: %s %s", rec.Outcome, rec.Message)
+	}
+	for _, c := range rec.Departures {
+		if c.From != "node-2" || fc.Topology.Pod(c.To).Node == "fake-node-2" {
+			t.Errorf("departure %s -> %s: only node-2 to pods on other nodes leaks", c.From, c.To)
+		}
+	}
+}

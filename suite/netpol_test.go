@@ -115,10 +115,14 @@ var _ = ginkgo.Describe("NetworkPolicy", ginkgo.Ordered, ginkgo.ContinueOnFailur
 		})
 		env, err = cluster.Setup(ctx, client, restConfig, cluster.Options{
 			RunID: runID, AgentImage: config.agentImage, AgentBinary: config.agentBinary, Placement: placement,
-			ProbeTimeout: timing.Probe, PodStartTimeout: timing.PodStart,
+			ProbeTimeout: timing.Probe, PodStartTimeout: timing.PodStart, NodeProbes: config.nodeProbes,
 		})
 		framework.ExpectNoError(err, "creating the standard topology")
 		keys, notes := probeKeys(ctx, env)
+		notes = append(notes, env.Notes...)
+		if !config.nodeProbes {
+			notes = append(notes, "traffic from nodes not probed: --netpol.node-probes=false (NETPOL_NODE_PROBES)")
+		}
 		if node, one := oneNode(env.Topology); one {
 			notes = append(notes, fmt.Sprintf("cross-node paths not covered (all on node %s, of %d in the cluster): %s", node, len(nodes.Items), record.CrossNodeUncovered))
 		}

@@ -43,6 +43,7 @@ var config struct {
 	junitReport       string
 	cni               string
 	strict            bool
+	nodeProbes        bool
 	repeat            int
 }
 
@@ -63,6 +64,7 @@ func registerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&config.junitReport, "netpol.junit-report", "", "write the JUnit report here: one testcase per spec, named for joining across runs")
 	fs.StringVar(&config.cni, "netpol.cni", "", "the cluster's NetworkPolicy enforcer as NAME or NAME@VERSION, when detection cannot tell (e.g. an enforcer outside the cluster); default: detected")
 	fs.BoolVar(&config.strict, "netpol.strict", false, "fail cases the CNI's profile lists as known deviations, too")
+	fs.BoolVar(&config.nodeProbes, "netpol.node-probes", true, "probe from each node the pods run on, from a host-network pod there (in a namespace of Pod Security privileged); false leaves traffic from nodes out")
 	fs.IntVar(&config.repeat, "netpol.repeat", 1, "run each selected case this many times in a row, as NAME#K, to measure how often its verdict holds (docs/reliability.md)")
 }
 

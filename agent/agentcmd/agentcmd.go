@@ -67,6 +67,19 @@ func New() *cobra.Command {
 	probe.Flags().IntVar(&parallel, "parallel", 64, "probes in flight at once")
 	probe.Flags().IntVar(&udpPortBase, "udp-source-port-base", 0, "send the i-th target's UDP probe from this port + i, so no probe rides an earlier flow's conntrack entry (0: the kernel picks)")
 	_ = probe.MarkFlagRequired("to")
-	cmd.AddCommand(serve, probe)
+	// A node prober shares its node's network namespace, so it must not
+	// take a port there: it only waits to be exec'd into.
+	idle := &cobra.Command{
+		Use:   "idle",
+		Short: "Listen on nothing and wait for SIGTERM: a host-network pod that only probes",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			<-ctx.Done()
+			return nil
+		},
+	}
+	cmd.AddCommand(serve, probe, idle)
 	return cmd
 }

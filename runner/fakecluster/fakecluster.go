@@ -82,6 +82,28 @@ func New(seed int64) *Cluster {
 		enforced: &cases.Stage{Topology: t}, previous: &cases.Stage{Topology: t}}
 }
 
+// SpreadOverNodes places the pods on n nodes, fake-node-1 … in turn, and
+// adds each node as the real cluster does: a host-network prober pod in
+// namespace "nodes" and an external node-K probed from it. Call it before
+// use.
+func (c *Cluster) SpreadOverNodes(n int) {
+	t := c.base
+	k := 0
+	for i := range t.Namespaces {
+		for j := range t.Namespaces[i].Pods {
+			t.Namespaces[i].Pods[j].Node = fmt.Sprintf("fake-node-%d", k%n+1)
+			k++
+		}
+	}
+	probers := topology.Namespace{Name: "nodes"}
+	for i := 1; i <= n; i++ {
+		name, node, ip := fmt.Sprintf("node-%d", i), fmt.Sprintf("fake-node-%d", i), fmt.Sprintf("10.30.0.%d", i)
+		probers.Pods = append(probers.Pods, topology.Pod{Name: name, IP: ip, HostNetwork: true, Node: node})
+		t.Externals = append(t.Externals, topology.External{Name: name, IP: ip, Node: true, NodeName: node, Prober: "nodes/" + name})
+	}
+	t.Namespaces = append(t.Namespaces, probers)
+}
+
 // Reset removes every policy and restores the labels.
 func (c *Cluster) Reset(ctx context.Context) error {
 	return c.Apply(ctx, &cases.Stage{Topology: c.base})
@@ -107,13 +129,14 @@ func (c *Cluster) current() *cases.Stage {
 // EnsureServices has nothing to create: the fake probes pods directly.
 func (c *Cluster) EnsureServices(context.Context, []reachability.Key) error { return nil }
 
-// Probeable allows probes from the matrix's pods only, as the real one,
+// Probeable allows probes from the sources only (the matrix's pods, then
+// the nodes with a prober), as the real one,
 // and to any destination but the Absent ones.
 func (c *Cluster) Probeable(from, to string) error {
 	if why, ok := c.Absent[to]; ok {
 		return errors.New(why)
 	}
-	for _, k := range c.base.MatrixKeys() {
+	for _, k := range c.base.SourceKeys() {
 		if k == from {
 			return nil
 		}
@@ -203,11 +226,11 @@ func (c *Cluster) ConfirmPass(_ context.Context, keys []reachability.Key, _ bool
 }
 
 func (c *Cluster) pass(call int, m *model.Model, keys []reachability.Key, expected []*reachability.Table, flows int) (*probing.Observation, error) {
-	matrix := c.base.MatrixKeys()
+	rows, matrix := c.base.SourceKeys(), c.base.MatrixKeys()
 	obs := &probing.Observation{Errors: map[string]string{}}
 	for ki, k := range keys {
-		t := reachability.New(k, matrix, matrix)
-		for i, from := range matrix {
+		t := reachability.New(k, rows, matrix)
+		for i, from := range rows {
 			for j, to := range matrix {
 				n := 1
 				if expected != nil && expected[ki].At(i, j).Outcome == reachability.Blocked {

@@ -40,6 +40,7 @@ const (
 	EnvGinkgoTimeout      = "NETPOL_GINKGO_TIMEOUT"
 	EnvCNI                = "NETPOL_CNI"
 	EnvStrict             = "NETPOL_STRICT"
+	EnvNodeProbes         = "NETPOL_NODE_PROBES"
 	EnvAgentPullSecrets   = "NETPOL_AGENT_PULL_SECRETS"
 	EnvAgentNodeSelector  = "NETPOL_AGENT_NODE_SELECTOR"
 	EnvAgentTolerations   = "NETPOL_AGENT_TOLERATIONS"
@@ -71,6 +72,7 @@ var Knobs = []Knob{
 	{EnvGinkgoTimeout, "bound on the whole suite (default " + DefaultGinkgoTimeout.String() + ")"},
 	{EnvCNI, "the CNI as NAME or NAME@VERSION, when detection cannot tell (its profile explains failures only with a version)"},
 	{EnvStrict, "true: known deviations fail the run too"},
+	{EnvNodeProbes, "false: do not probe from the nodes (one host-network pod per node, in a namespace of Pod Security privileged)"},
 }
 
 // Defaults, as Sonobuoy documents its directories.
@@ -129,6 +131,8 @@ type Config struct {
 	CNI string
 	// Strict fails known deviations too.
 	Strict bool
+	// NoNodeProbes leaves out the probes from the nodes.
+	NoNodeProbes bool
 
 	// ExtraArgs are appended to the suite's command line verbatim.
 	ExtraArgs []string
@@ -200,6 +204,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	default:
 		errs = append(errs, fmt.Errorf("%s=%q: want true or false", EnvStrict, v))
 	}
+	switch v := strings.TrimSpace(getenv(EnvNodeProbes)); v {
+	case "", "true":
+	case "false":
+		c.NoNodeProbes = true
+	default:
+		errs = append(errs, fmt.Errorf("%s=%q: want true or false", EnvNodeProbes, v))
+	}
 	if v := strings.TrimSpace(getenv(EnvProtocols)); v != "" {
 		for _, p := range strings.Split(v, ",") {
 			p = strings.ToUpper(strings.TrimSpace(p))
@@ -266,6 +277,9 @@ func (c Config) SuiteArgs(caseFiles bool) []string {
 	add("cni", c.CNI)
 	if c.Strict {
 		add("strict", "true")
+	}
+	if c.NoNodeProbes {
+		add("node-probes", "false")
 	}
 	if caseFiles {
 		add("case-dir", c.ConfigDir)
