@@ -11,8 +11,7 @@ import (
 )
 
 // checkNodes refuses before anything is built: a count out of range, a
-// state dir the nodes have private copies of, an enforcer that runs on one
-// node only.
+// state dir or checkout the nodes have private copies of.
 func TestCheckNodes(t *testing.T) {
 	if cgroupV2Only(cgroupFS) {
 		t.Skip("this host has cgroups v2 only: --nodes 2 refuses it whatever else (TestCgroupV2Only)")
@@ -20,24 +19,18 @@ func TestCheckNodes(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		nodes    int
-		enforcer string
 		stateDir string
 		wantErr  string // "" accepts
 	}{
-		{"one node, any enforcer", 1, "cilium", "/srv/state", ""},
-		{"two nodes with calico", 2, "calico", "/srv/state", ""},
-		{"four nodes with kube-router", MaxNodes, "kube-router", "/srv/state", ""},
-		{"too many", MaxNodes + 1, "none", "/srv/state", "give 1 to"},
-		{"negative", -1, "none", "/srv/state", "give 1 to"},
-		{"state dir under /var/lib", 2, "none", "/var/lib/netpol", "under /var/lib"},
-		{"state dir a symlink into /var/log", 2, "none", "LINK", "under /var/log"},
-		{"cilium on two nodes", 2, "cilium", "/srv/state", "runs on one node only"},
+		{"one node", 1, "/srv/state", ""},
+		{"two nodes", 2, "/srv/state", ""},
+		{"four nodes", MaxNodes, "/srv/state", ""},
+		{"too many", MaxNodes + 1, "/srv/state", "give 1 to"},
+		{"negative", -1, "/srv/state", "give 1 to"},
+		{"state dir under /var/lib", 2, "/var/lib/netpol", "under /var/lib"},
+		{"state dir a symlink into /var/log", 2, "LINK", "under /var/log"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			drv, err := enforcer.Get(tc.enforcer)
-			if err != nil {
-				t.Fatal(err)
-			}
 			stateDir := tc.stateDir
 			if stateDir == "LINK" {
 				stateDir = filepath.Join(t.TempDir(), "state")
@@ -46,7 +39,7 @@ func TestCheckNodes(t *testing.T) {
 				}
 			}
 			c := &Cluster{opts: Options{Nodes: tc.nodes, StateDir: stateDir}}
-			err = c.checkNodes(drv)
+			err := c.checkNodes()
 			switch {
 			case tc.wantErr == "" && err != nil:
 				t.Errorf("refused: %v", err)
@@ -56,13 +49,8 @@ func TestCheckNodes(t *testing.T) {
 		})
 	}
 	c := &Cluster{opts: Options{Nodes: 2, StateDir: "/srv/state", RepoRoot: "/run/user/checkout"}}
-	if err := c.checkNodes(enforcer.None{}); err == nil || !strings.Contains(err.Error(), "the checkout") {
+	if err := c.checkNodes(); err == nil || !strings.Contains(err.Error(), "the checkout") {
 		t.Errorf("a checkout under /run: %v", err)
-	}
-	for _, name := range MultiNodeEnforcers() {
-		if name == "cilium" {
-			t.Errorf("MultiNodeEnforcers lists cilium, which refuses --nodes 2")
-		}
 	}
 }
 

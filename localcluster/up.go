@@ -41,7 +41,7 @@ func (c *Cluster) Up(ctx context.Context) error {
 	if _, ok := drv.(enforcer.LeakInjector); c.opts.LeakInjection && !ok {
 		return fmt.Errorf("--leak-injection: enforcer %s cannot have a leak injected (%s)", drv.Name(), leakInjectors())
 	}
-	if err := c.checkNodes(drv); err != nil {
+	if err := c.checkNodes(); err != nil {
 		return err
 	}
 	if reused, err := c.checkPrevious(ctx, drv); err != nil || reused {
@@ -290,9 +290,9 @@ func (c *Cluster) Up(ctx context.Context) error {
 }
 
 // checkNodes refuses, before anything is built or changed, a node count
-// out of range, a state dir that namespace nodes would not see, and an
-// enforcer that cannot run on namespace nodes yet (enforcer.OneNode).
-func (c *Cluster) checkNodes(drv enforcer.Driver) error {
+// out of range and a state dir or checkout that namespace nodes would not
+// see.
+func (c *Cluster) checkNodes() error {
 	n := c.opts.Nodes
 	if n < 0 || n > MaxNodes {
 		return fmt.Errorf("--nodes %d: give 1 to %d (more do not fit this machine)", n, MaxNodes)
@@ -324,23 +324,7 @@ func (c *Cluster) checkNodes(drv enforcer.Driver) error {
 		// is not done yet (docs/multi-node.md).
 		return fmt.Errorf("--nodes %d: this host has cgroups v2 only, and namespace nodes need the cgroups v1 hierarchies so far (docs/multi-node.md): use --nodes 1", n)
 	}
-	if one, ok := drv.(enforcer.OneNode); ok {
-		return fmt.Errorf("--nodes %d: enforcer %s runs on one node only: %s; use --nodes 1, or one of %s", n, drv.Name(), one.OneNodeReason(), strings.Join(MultiNodeEnforcers(), ", "))
-	}
 	return nil
-}
-
-// MultiNodeEnforcers are the enforcers that run on any number of nodes.
-func MultiNodeEnforcers() []string {
-	var out []string
-	for _, name := range enforcer.Names() {
-		if d, _ := enforcer.Get(name); d != nil {
-			if _, ok := d.(enforcer.OneNode); !ok {
-				out = append(out, name)
-			}
-		}
-	}
-	return out
 }
 
 // Build builds (or reuses) every binary `up` with the enforcer of the

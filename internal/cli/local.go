@@ -71,7 +71,7 @@ namespaces of their own. See docs/local-cluster.md and docs/multi-node.md.`,
 	}
 	up.Flags().StringVar(&enf, "enforcer", "kube-router", fmt.Sprintf("NetworkPolicy enforcer: one of %s", strings.Join(enforcer.Names(), ", ")))
 	nodesFlag := func(c *cobra.Command) {
-		c.Flags().IntVar(&nodes, "nodes", 1, fmt.Sprintf("how many nodes: 1 is this host itself; 2 to %d are node namespaces on a fabric of their own (enforcers: %s)", localcluster.MaxNodes, strings.Join(localcluster.MultiNodeEnforcers(), ", ")))
+		c.Flags().IntVar(&nodes, "nodes", 1, fmt.Sprintf("how many nodes: 1 is this host itself; 2 to %d are node namespaces on a fabric of their own (every enforcer)", localcluster.MaxNodes))
 	}
 	nodesFlag(up)
 	up.Flags().BoolVar(&leakInjection, "leak-injection", false, "run the enforcer so that `local leak` can inject a fault ahead of it (calico only; for measuring the suite, not for judging the enforcer)")
@@ -314,26 +314,17 @@ detection cannot see in the cluster's objects; pass this to the plugin:
 		},
 	}
 	cni.Flags().StringVar(&cniEnf, "enforcer", "", "the enforcer to name instead of the running cluster's")
-	var enforcersNodes int
 	enforcers := &cobra.Command{
 		Use:   "enforcers",
-		Short: "List the enforcers `up` runs, one per line (with --nodes N, those that run on N nodes)",
+		Short: "List the enforcers `up` runs (on one node and on several), one per line",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if enforcersNodes < 1 || enforcersNodes > localcluster.MaxNodes {
-				return fmt.Errorf("--nodes %d: give 1 to %d", enforcersNodes, localcluster.MaxNodes)
-			}
-			names := enforcer.Names()
-			if enforcersNodes > 1 {
-				names = localcluster.MultiNodeEnforcers()
-			}
-			for _, n := range names {
+			for _, n := range enforcer.Names() {
 				fmt.Fprintln(cmd.OutOrStdout(), n)
 			}
 			return nil
 		},
 	}
-	enforcers.Flags().IntVar(&enforcersNodes, "nodes", 1, "list only the enforcers that run on this many nodes")
 	var buildEnf string
 	build := &cobra.Command{
 		Use:   "build",

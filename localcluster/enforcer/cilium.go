@@ -94,8 +94,17 @@ func (Cilium) Build(ctx context.Context, env Env) error {
 	return nil
 }
 
+// nodeDir holds one node's agent state and bpffs: every node runs its own
+// agent, whose endpoints, identities cache and pinned maps are that node's.
+// A namespace node's bpffs is mounted in its own mount namespace and ends
+// with it; the host node's is unmounted by `down` with the other mounts
+// below the state dir.
+func (Cilium) nodeDir(env Env) string {
+	return filepath.Join(env.StateDir, "cilium", "nodes", env.NodeName)
+}
+
 func (c Cilium) Processes(env Env) []proc.Spec {
-	dir := filepath.Join(env.StateDir, "cilium")
+	dir := c.nodeDir(env)
 	return []proc.Spec{{
 		Name: ciliumAgent,
 		Path: filepath.Join(env.Builder.BinDir, ciliumAgent),
@@ -104,8 +113,7 @@ func (c Cilium) Processes(env Env) []proc.Spec {
 			// The BPF sources (bpf/) of the module copy; compiled at run time.
 			"--lib-dir=" + c.src(env),
 			"--state-dir=" + filepath.Join(dir, "state"),
-			// The agent mounts a bpffs here; `down` unmounts it with the
-			// other mounts below the state dir.
+			// The agent mounts a bpffs here (nodeDir).
 			"--bpf-root=" + filepath.Join(dir, "bpffs"),
 			// The existing cgroup2 mount of this v1/v2 hybrid host.
 			"--cgroup-root=/sys/fs/cgroup/unified",
@@ -174,12 +182,6 @@ func (Cilium) CNIPlugins(env Env) map[string]string {
 // PodLinkPrefix: the CNI plugin names the host end of each pod's veth lxc*.
 func (Cilium) PodLinkPrefix() string { return "lxc" }
 
-// OneNodeReason: the agent's state and bpffs are the cluster's, not each
-// node's, and Bootstrap resets them once for the whole cluster.
-func (Cilium) OneNodeReason() string {
-	return "its agent's state and BPF filesystem are kept per cluster, not per node, so far (docs/multi-node.md)"
-}
-
 // Cleanup deletes the agent's own links (cilium_host and its peer
 // cilium_net), which the agent leaves on purpose so that a restart keeps
 // the datapath. Its iptables chains (CILIUM_*) go with the generic
@@ -247,11 +249,18 @@ func ciliumAgentRoleObject(tmpl []byte) (*unstructured.Unstructured, error) {
 
 // Bootstrap applies Cilium's CRDs (the agent waits for them; its operator,
 // which would register them, does not run here) and the agent's
-// ClusterRole bound to the enforcer's identity. It first clears the agent's
-// state dir: `down` removed the datapath those endpoints were restored to.
+// ClusterRole bound to the enforcer's identity. It first clears every
+// node's agent state (of this cluster's nodes and of earlier ones): `down`
+// removed the datapath those endpoints would be restored to.
 func (c Cilium) Bootstrap(ctx context.Context, env Env) error {
-	if err := os.RemoveAll(filepath.Join(env.StateDir, "cilium", "state")); err != nil {
-		return fmt.Errorf("clearing cilium-agent's state: %w", err)
+	old, err := filepath.Glob(filepath.Join(env.StateDir, "cilium", "nodes", "*", "state"))
+	if err != nil {
+		return err
+	}
+	for _, d := range append(old, filepath.Join(env.StateDir, "cilium", "state")) {
+		if err := os.RemoveAll(d); err != nil {
+			return fmt.Errorf("clearing cilium-agent's state: %w", err)
+		}
 	}
 	dir, err := env.Builder.ModuleDir(ctx, ciliumModule, ciliumVersion)
 	if err != nil {

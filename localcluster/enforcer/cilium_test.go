@@ -47,7 +47,7 @@ func TestCiliumAgentFlags(t *testing.T) {
 		"--routing-mode=native", "--kube-proxy-replacement=false", "--devices=netpol-none",
 		"--enable-ipv4-masquerade=false", "--enable-l7-proxy=false", "--enable-hubble=false",
 		"--identity-allocation-mode=crd", "--ipam=kubernetes", "--lib-dir=/src/cilium@v1.20.2",
-		"--bpf-root=/state/cilium/bpffs", "--enable-health-checking=false",
+		"--bpf-root=/state/cilium/nodes/n/bpffs", "--state-dir=/state/cilium/nodes/n/state", "--enable-health-checking=false",
 	} {
 		if !strings.Contains(args, " "+want+" ") {
 			t.Errorf("agent args lack %s: %s", want, args)

@@ -107,12 +107,6 @@ type PodNetwork interface {
 	PodLinkPrefix() string
 }
 
-// OneNode is implemented by a driver that cannot run on namespace nodes
-// yet; `local up --nodes 2` and more refuse it with OneNodeReason.
-type OneNode interface {
-	OneNodeReason() string
-}
-
 // NodePreparer is implemented by a driver that needs something of each
 // namespace node (a route, a directory) before kubelet starts there.
 // Everything it changes lives in the node's namespaces and ends with them.
