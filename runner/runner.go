@@ -145,14 +145,19 @@ func (r *Runner) Run(ctx context.Context, c *cases.Case, rec *record.Case) error
 		}
 		rec.Placement[key] = node
 	}
-	for _, ns := range r.Topology.Namespaces {
-		for _, p := range ns.Pods {
-			place(topology.PodKey(ns.Name, p.Name), p.Node)
-		}
-	}
-	// A node is where it is: its cells to pods on it are same-node.
+	// A node is where it is: its cells to pods on it are same-node. Its
+	// prober pod is the node's row, not a pod of its own.
+	probers := map[string]bool{}
 	for _, e := range r.Topology.Externals {
 		place(e.Name, e.NodeName)
+		probers[e.Prober] = e.Prober != ""
+	}
+	for _, ns := range r.Topology.Namespaces {
+		for _, p := range ns.Pods {
+			if key := topology.PodKey(ns.Name, p.Name); !probers[key] {
+				place(key, p.Node)
+			}
+		}
 	}
 	cr := &caseRun{Runner: r, rec: rec, viaService: c.ProbeVia == cases.ProbeViaService}
 	if cr.viaService {

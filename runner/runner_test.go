@@ -441,8 +441,8 @@ func TestNodeRowsAreProbed(t *testing.T) {
 	if rec.Outcome == record.Departed {
 		t.Fatalf("a conformant cluster with node rows: %s %s\n%s", rec.Outcome, rec.Message, rec.Detail)
 	}
-	if rec.Placement["node-2"] != "fake-node-2" {
-		t.Errorf("placement of node-2 = %q, want fake-node-2", rec.Placement["node-2"])
+	if rec.Placement["node-2"] != "fake-node-2" || rec.Placement["nodes/node-2"] != "" {
+		t.Errorf("placement %v: want node-2 on fake-node-2, and its prober pod left out", rec.Placement)
 	}
 
 	fc = fakecluster.New(1)
