@@ -487,8 +487,10 @@ func (c *Cluster) probePass(ctx context.Context, keys []reachability.Key, viaSer
 		obs.Tables = append(obs.Tables, reachability.New(k, rows, matrix))
 	}
 	// The UDP flows of a pass leave from a block of source ports no recent
-	// pass used (each source pod, and each node prober, has its own
-	// network namespace, so one block serves them all).
+	// pass used (each source pod has its own network namespace, so one
+	// block serves them all; a node prober shares its node's, where a
+	// port another process holds makes the agent fall back to one the
+	// kernel picks).
 	udpFlows := 0
 	for i := range rows {
 		n := 0

@@ -8,10 +8,12 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 
+	"github.com/netpol-conformance/netpol-conformance/reachability"
 	"github.com/netpol-conformance/netpol-conformance/topology"
 )
 
@@ -76,7 +78,11 @@ func (c *Cluster) addNodeProbers(ctx context.Context) (note string, err error) {
 	labels[podSecurityEnforce] = "privileged"
 	obj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: real, Labels: labels}}
 	if _, err := c.client.CoreV1().Namespaces().Create(ctx, obj, metav1.CreateOptions{}); err != nil {
-		return "", fmt.Errorf("creating namespace %s: %w", real, err)
+		if ctx.Err() != nil || !(apierrors.IsForbidden(err) || apierrors.IsInvalid(err)) {
+			return "", fmt.Errorf("creating namespace %s: %w", real, err)
+		}
+		// An admission policy against privileged namespaces.
+		return "traffic from nodes not probed: the host-network prober pods could not run: creating namespace " + real + ": " + err.Error(), nil
 	}
 	ns := topology.Namespace{Name: NodeNamespace}
 	for i, node := range nodes {
@@ -93,7 +99,9 @@ func (c *Cluster) addNodeProbers(ctx context.Context) (note string, err error) {
 		for i := range ns.Pods {
 			pod, err := c.client.CoreV1().Pods(real).Get(ctx, ns.Pods[i].Name, metav1.GetOptions{})
 			if err != nil {
-				return false, fmt.Errorf("getting pod %s/%s: %w", real, ns.Pods[i].Name, err)
+				// Retried: one failed read is no reason to drop the rows.
+				notReady = append(notReady, fmt.Sprintf("%s/%s (%v)", real, ns.Pods[i].Name, err))
+				continue
 			}
 			if !podReady(pod) || pod.Status.PodIP == "" {
 				notReady = append(notReady, fmt.Sprintf("%s/%s (%s%s)", pod.Namespace, pod.Name, pod.Status.Phase, unschedulable(pod)))
@@ -109,6 +117,7 @@ func (c *Cluster) addNodeProbers(ctx context.Context) (note string, err error) {
 	if err != nil {
 		return c.dropNodeProbers(ctx, real, fmt.Sprintf("not ready in %s: %s", c.opts.PodStartTimeout, strings.Join(notReady, ", ")))
 	}
+	without := c.Topology.DeepCopy()
 	c.names[NodeNamespace] = real
 	c.Topology.Namespaces = append(c.Topology.Namespaces, ns)
 	for _, p := range ns.Pods {
@@ -116,7 +125,51 @@ func (c *Cluster) addNodeProbers(ctx context.Context) (note string, err error) {
 			Name: p.Name, IP: p.IP, Node: true, NodeName: p.Node, Prober: topology.PodKey(NodeNamespace, p.Name),
 		})
 	}
+	// With no policy anywhere every node must reach every pod, or a
+	// denial from a node would be the cluster's network, not a policy
+	// (a host firewall, a security group between nodes): the rows are
+	// then left out rather than failing every case's reset.
+	obs, err := c.ProbePass(ctx, nodeGateKeys, false)
+	if err != nil && ctx.Err() != nil {
+		return "", ctx.Err()
+	}
+	why := ""
+	if err != nil {
+		why = fmt.Sprintf("probing from them with no policy: %v", err)
+	} else if cells := unreachedFromNodes(obs.Tables, c.Topology); len(cells) > 0 {
+		why = fmt.Sprintf("with no policy, %d cells from them were not answered (first: %s): the cluster's network does not let the nodes reach every pod", len(cells), cells[0])
+	}
+	if why != "" {
+		c.Topology = without
+		delete(c.names, NodeNamespace)
+		return c.dropNodeProbers(ctx, real, why)
+	}
 	return "", nil
+}
+
+// nodeGateKeys are probed from the nodes before their rows are kept.
+var nodeGateKeys = []reachability.Key{{Port: 80, Protocol: corev1.ProtocolTCP}, {Port: 80, Protocol: corev1.ProtocolUDP}}
+
+// unreachedFromNodes lists the cells from a node that were not answered.
+func unreachedFromNodes(tables []*reachability.Table, topo *topology.Topology) []string {
+	nodes := map[string]bool{}
+	for _, e := range topo.Externals {
+		nodes[e.Name] = e.Prober != ""
+	}
+	var out []string
+	for _, t := range tables {
+		for i, from := range t.From {
+			if !nodes[from] {
+				continue
+			}
+			for j, to := range t.To {
+				if c := t.At(i, j); c.Outcome != reachability.Allowed {
+					out = append(out, fmt.Sprintf("%s -> %s %s %s", from, to, t.Key, c.Outcome))
+				}
+			}
+		}
+	}
+	return out
 }
 
 // dropNodeProbers deletes the probers' namespace at once, so nothing of a

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -312,13 +313,21 @@ func (m *Model) nodeAndPod(v *Verdict, from, to *endpoint) {
 	if side.Direction == networkingv1.PolicyTypeEgress {
 		applied = pod.egress
 	}
-	if hasIPBlock(applied, side.Direction) {
+	if hasPeer(applied, side.Direction, func(p peer) bool { return p.isIPBlock }) {
 		v.ImplementationDefined = append(v.ImplementationDefined, NodeTraffic)
 	}
-	// The node is probed from a host-network pod, which a peer may select
-	// as a pod; whether it then counts as one is undefined ("NetworkPolicy
-	// behaviour for hostNetwork pods is undefined").
-	if node.External.Prober != "" {
+	// Every host-network pod of the node has the node's address: the
+	// node's own prober, and whatever runs there in any namespace (a
+	// proxy, a CNI agent). An implementation that maps the address back
+	// to such a pod matches it by a peer that selects namespaces; whether
+	// it may is undefined ("NetworkPolicy behaviour for hostNetwork pods
+	// is undefined"). (A peer without a namespaceSelector selects only
+	// pods of the policy's own namespace: in the suite's, no host-network
+	// pod but where the topology says so, which the prober check covers.)
+	switch {
+	case hasPeer(applied, side.Direction, func(p peer) bool { return p.namespaces != nil }):
+		v.ImplementationDefined = append(v.ImplementationDefined, HostNetwork)
+	case node.External.Prober != "":
 		t := v.Traffic
 		if node == from {
 			t.From = node.External.Prober
@@ -331,18 +340,16 @@ func (m *Model) nodeAndPod(v *Verdict, from, to *endpoint) {
 	}
 }
 
-// hasIPBlock reports whether a rule of policies for dir has an ipBlock peer.
-func hasIPBlock(policies []*policy, dir networkingv1.PolicyType) bool {
+// hasPeer reports whether a rule of policies for dir has a peer that is.
+func hasPeer(policies []*policy, dir networkingv1.PolicyType, is func(peer) bool) bool {
 	for _, p := range policies {
 		rules := p.ingress
 		if dir == networkingv1.PolicyTypeEgress {
 			rules = p.egress
 		}
 		for _, r := range rules {
-			for _, pe := range r.peers {
-				if pe.isIPBlock {
-					return true
-				}
+			if slices.ContainsFunc(r.peers, is) {
+				return true
 			}
 		}
 	}

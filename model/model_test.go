@@ -532,6 +532,16 @@ metadata: {name: all-pods, namespace: x}
 spec:
   podSelector: {}
   ingress: [{from: [{namespaceSelector: {}}]}]`, Traffic{From: "node-2", To: "x/a", Port: 80}, false, []Undefined{HostNetwork}, false},
+		{"other node, the pods of kube-system allowed", `
+metadata: {name: kube-system, namespace: x}
+spec:
+  podSelector: {}
+  ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}}]}]`, Traffic{From: "node-2", To: "x/a", Port: 80}, false, []Undefined{HostNetwork}, false},
+		{"other node, the pods of the policy's namespace allowed", `
+metadata: {name: own-ns, namespace: x}
+spec:
+  podSelector: {}
+  ingress: [{from: [{podSelector: {}}]}]`, Traffic{From: "node-2", To: "x/a", Port: 80}, false, nil, false},
 		{"other node, a rule with no peers", `
 metadata: {name: all, namespace: x}
 spec:

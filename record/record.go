@@ -171,8 +171,8 @@ type Case struct {
 	// cannot carry), and how it probed.
 	Notes []string `json:"notes,omitempty"`
 	// Placement is the node of each pod the case probed, "ns/pod" to node
-	// name, where the cluster reported it: same-node and cross-node cells
-	// can differ.
+	// name, where the cluster reported it, and of each node it probed from
+	// ("node-1" to its name): same-node and cross-node cells can differ.
 	Placement map[string]string `json:"placement,omitempty"`
 }
 

@@ -505,8 +505,8 @@ func (r *caseRun) checkProbes(ctx context.Context, s *cases.Stage) ([]string, er
 
 // DepartureSummary says in one line how a case departed: the first line
 // of a failure, which `sonobuoy results` and the reports show on its own.
-// With pods on more than one node (placement, "ns/pod" to node), it says
-// how many wrong cells joined pods on one node and how many crossed nodes:
+// With pods on more than one node (placement: "ns/pod" or a node to its node), it says
+// how many wrong cells stayed within one node and how many crossed nodes:
 // a departure on one side only points at encapsulation, source NAT or a
 // per-node agent.
 func DepartureSummary(cells []record.Cell, placement map[string]string) string {
@@ -538,11 +538,11 @@ func DepartureSummary(cells []record.Cell, placement map[string]string) string {
 	switch same, cross := placedCells(cells, placement); {
 	case same+cross == 0:
 	case cross == 0 && same == len(cells):
-		counts += "; only between pods on one node (" + cellCount(same) + ")"
+		counts += "; only within one node (" + cellCount(same) + ")"
 	case same == 0 && cross == len(cells):
 		counts += "; only across nodes (" + cellCount(cross) + ")"
 	default:
-		counts += fmt.Sprintf("; %d between pods on one node, %d across nodes", same, cross)
+		counts += fmt.Sprintf("; %d within one node, %d across nodes", same, cross)
 		if unplaced := len(cells) - same - cross; unplaced > 0 {
 			counts += fmt.Sprintf(", %d to or from an endpoint of no known node", unplaced)
 		}

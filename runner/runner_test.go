@@ -415,9 +415,9 @@ func TestDepartureSummaryCountsEachWay(t *testing.T) {
 	}{
 		{"no placement", nil, "in 3 cells (1 allowed that must be denied, 1 denied that must be allowed, 1 whose probe failed);"},
 		{"one node: nothing to tell", map[string]string{"x/b": "n1", "y/a": "n1", "y/b": "n1", "y/c": "n1"}, "whose probe failed);"},
-		{"two nodes", map[string]string{"x/b": "n1", "y/a": "n2", "y/b": "n1", "y/c": "n2"}, "1 whose probe failed; 1 between pods on one node, 2 across nodes);"},
-		{"cells to unplaced ends are counted apart", map[string]string{"x/b": "n1", "y/a": "n2"}, "; 0 between pods on one node, 1 across nodes, 2 to or from an endpoint of no known node);"},
-		{"only on one node, on two nodes", map[string]string{"x/b": "n1", "y/a": "n1", "y/b": "n1", "y/c": "n1", "z/a": "n2"}, "; only between pods on one node (3 cells));"},
+		{"two nodes", map[string]string{"x/b": "n1", "y/a": "n2", "y/b": "n1", "y/c": "n2"}, "1 whose probe failed; 1 within one node, 2 across nodes);"},
+		{"cells to unplaced ends are counted apart", map[string]string{"x/b": "n1", "y/a": "n2"}, "; 0 within one node, 1 across nodes, 2 to or from an endpoint of no known node);"},
+		{"only on one node, on two nodes", map[string]string{"x/b": "n1", "y/a": "n1", "y/b": "n1", "y/c": "n1", "z/a": "n2"}, "; only within one node (3 cells));"},
 		{"only across nodes", map[string]string{"x/b": "n1", "y/a": "n2", "y/b": "n2", "y/c": "n2"}, "; only across nodes (3 cells));"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
