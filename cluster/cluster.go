@@ -480,8 +480,8 @@ func (c *Cluster) probePass(ctx context.Context, keys []reachability.Key, viaSer
 		return nil, errors.New("probing through Services before EnsureServices")
 	}
 	// Rows are the sources (the matrix, then the nodes), columns the
-	// matrix.
-	rows, matrix := c.Topology.SourceKeys(), c.Topology.MatrixKeys()
+	// matrix; through Services only the matrix (Topology.Rows).
+	rows, matrix := c.Topology.Rows(viaService), c.Topology.MatrixKeys()
 	obs := &probing.Observation{Errors: map[string]string{}}
 	for _, k := range keys {
 		obs.Tables = append(obs.Tables, reachability.New(k, rows, matrix))

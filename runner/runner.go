@@ -305,7 +305,7 @@ func (r *caseRun) explainingReading(stages []cases.Stage) model.Reading {
 }
 
 func (r *caseRun) reproduces(stages []cases.Stage, reading model.Reading) bool {
-	rows, matrix := r.Topology.SourceKeys(), r.Topology.MatrixKeys()
+	rows, matrix := r.Topology.Rows(r.viaService), r.Topology.MatrixKeys()
 	for i := range stages {
 		s := &stages[i]
 		obs, ok := r.observed[s.Name()]
@@ -414,7 +414,7 @@ func (r *caseRun) check(ctx context.Context, s *cases.Stage, name string) (strin
 // tables are the model's tables for every probed key: from every source
 // (the matrix, then the nodes) to the matrix.
 func (r *caseRun) tables(m *model.Model) ([]*reachability.Table, error) {
-	rows, matrix := r.Topology.SourceKeys(), r.Topology.MatrixKeys()
+	rows, matrix := r.Topology.Rows(r.viaService), r.Topology.MatrixKeys()
 	var expected []*reachability.Table
 	for _, k := range r.Keys {
 		t, err := m.TableOf(k, rows, matrix, false)

@@ -203,30 +203,30 @@ func (c *Cluster) allowed(call int, m *model.Model, cell Cell, flows int) (bool,
 }
 
 // ProbePass probes every cell once.
-func (c *Cluster) ProbePass(_ context.Context, keys []reachability.Key, _ bool) (*probing.Observation, error) {
+func (c *Cluster) ProbePass(_ context.Context, keys []reachability.Key, viaService bool) (*probing.Observation, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	call, m, err := c.call()
 	if err != nil {
 		return nil, err
 	}
-	return c.pass(call, m, keys, nil, 0)
+	return c.pass(call, m, keys, viaService, nil, 0)
 }
 
 // ConfirmPass probes every cell once and every cell expected denies with
 // flows new flows: any one answered makes the cell allowed.
-func (c *Cluster) ConfirmPass(_ context.Context, keys []reachability.Key, _ bool, expected []*reachability.Table, flows int) (*probing.Observation, error) {
+func (c *Cluster) ConfirmPass(_ context.Context, keys []reachability.Key, viaService bool, expected []*reachability.Table, flows int) (*probing.Observation, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	call, m, err := c.call()
 	if err != nil {
 		return nil, err
 	}
-	return c.pass(call, m, keys, expected, flows)
+	return c.pass(call, m, keys, viaService, expected, flows)
 }
 
-func (c *Cluster) pass(call int, m *model.Model, keys []reachability.Key, expected []*reachability.Table, flows int) (*probing.Observation, error) {
-	rows, matrix := c.base.SourceKeys(), c.base.MatrixKeys()
+func (c *Cluster) pass(call int, m *model.Model, keys []reachability.Key, viaService bool, expected []*reachability.Table, flows int) (*probing.Observation, error) {
+	rows, matrix := c.base.Rows(viaService), c.base.MatrixKeys()
 	obs := &probing.Observation{Errors: map[string]string{}}
 	for ki, k := range keys {
 		t := reachability.New(k, rows, matrix)
