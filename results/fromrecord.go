@@ -171,7 +171,8 @@ func probedPlacement(rc record.Case, d *profiles.Deviation) bool {
 	if d.Placement == record.CrossNode {
 		return record.NodeCount(rc.Placement) > 1
 	}
-	// Two pods share a node when there are more pods than nodes.
+	// Two placed ends (pods, nodes) share a node when there are more of
+	// them than nodes.
 	return len(rc.Placement) > record.NodeCount(rc.Placement)
 }
 

@@ -3,6 +3,7 @@ package topology
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -76,5 +77,21 @@ matrix: [shop/ghost]
 				}
 			}
 		})
+	}
+}
+
+// TestRows checks the rows of a pass: the matrix, then the nodes probed
+// from a prober of their own, but not through Services.
+func TestRows(t *testing.T) {
+	topo := Standard()
+	topo.Externals = append(topo.Externals,
+		External{Name: "node-1", IP: "10.30.0.1", Node: true, NodeName: "n1", Prober: "nodes/node-1"},
+		External{Name: "far", IP: "203.0.113.1"})
+	rows := topo.Rows(false)
+	if len(rows) != len(topo.Matrix)+1 || rows[len(rows)-1] != "node-1" {
+		t.Errorf("Rows(false) = %v, want the matrix then node-1", rows)
+	}
+	if got := topo.Rows(true); !slices.Equal(got, topo.MatrixKeys()) {
+		t.Errorf("Rows(true) = %v, want the matrix alone", got)
 	}
 }
