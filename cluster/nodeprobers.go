@@ -25,8 +25,12 @@ const NodeNamespace = "nodes"
 
 // NodeProberPod probes from node's own network namespace and listens on
 // nothing there: it shares the node's ports with everything else on it.
-// It runs as the agent pods do (non-root, no capability, read-only root),
-// but host network is beyond every Pod Security profile but privileged.
+// It runs as kubelet does, as root, for that is how an enforcer may tell
+// the node's own traffic: kube-network-policies v0.8.0 accepts what a
+// root-owned socket on the node sends (`meta skuid 0`), so that kubelet's
+// probes pass, and drops a non-root host process's under a default deny
+// (measured, docs/findings.md). It has no capability and a read-only
+// root; host network is beyond every Pod Security profile but privileged.
 func NodeProberPod(namespace, name, node, image, binary string) *corev1.Pod {
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Labels: map[string]string{"netpol-conformance/node-prober": "true"}},
@@ -35,9 +39,9 @@ func NodeProberPod(namespace, name, node, image, binary string) *corev1.Pod {
 			AutomountServiceAccountToken:  ptr.To(false),
 			TerminationGracePeriodSeconds: ptr.To[int64](1),
 			SecurityContext: &corev1.PodSecurityContext{
-				RunAsNonRoot:   ptr.To(true),
-				RunAsUser:      ptr.To[int64](65532),
-				RunAsGroup:     ptr.To[int64](65532),
+				RunAsNonRoot:   ptr.To(false),
+				RunAsUser:      ptr.To[int64](0),
+				RunAsGroup:     ptr.To[int64](0),
 				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 			},
 			Containers: []corev1.Container{{
