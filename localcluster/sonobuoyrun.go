@@ -136,7 +136,11 @@ func (r SonobuoyRun) wait(ctx context.Context, kube string) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("the Sonobuoy run did not complete within %s (last: %s): %w", r.Wait, last, ctx.Err())
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("the Sonobuoy run did not complete within %s (last: %s): %w", r.Wait, last, ctx.Err())
+			}
+			// Interrupted (a signal), not out of time.
+			return fmt.Errorf("stopped waiting for the Sonobuoy run after %s (last: %s): %w", time.Since(start).Round(time.Second), last, ctx.Err())
 		case <-time.After(r.Poll):
 		}
 		// `status --json` prints plain text while the aggregator pod is
