@@ -197,20 +197,19 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	duration(EnvConvergenceTimeout, &c.ConvergenceTimeout)
 	duration(EnvGinkgoTimeout, &c.GinkgoTimeout)
-	switch v := strings.TrimSpace(getenv(EnvStrict)); v {
-	case "", "false":
-	case "true":
-		c.Strict = true
-	default:
-		errs = append(errs, fmt.Errorf("%s=%q: want true or false", EnvStrict, v))
+	boolean := func(name string, unset bool) bool {
+		switch v := strings.TrimSpace(getenv(name)); v {
+		case "":
+			return unset
+		case "true", "false":
+			return v == "true"
+		default:
+			errs = append(errs, fmt.Errorf("%s=%q: want true or false", name, v))
+			return unset
+		}
 	}
-	switch v := strings.TrimSpace(getenv(EnvNodeProbes)); v {
-	case "", "true":
-	case "false":
-		c.NoNodeProbes = true
-	default:
-		errs = append(errs, fmt.Errorf("%s=%q: want true or false", EnvNodeProbes, v))
-	}
+	c.Strict = boolean(EnvStrict, false)
+	c.NoNodeProbes = !boolean(EnvNodeProbes, true)
 	if v := strings.TrimSpace(getenv(EnvProtocols)); v != "" {
 		for _, p := range strings.Split(v, ",") {
 			p = strings.ToUpper(strings.TrimSpace(p))

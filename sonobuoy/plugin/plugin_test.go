@@ -59,6 +59,7 @@ func TestConfigFromEnvMapsEveryKnob(t *testing.T) {
 		EnvGinkgoTimeout:      "20m",
 		EnvCNI:                "calico@v3.31.0",
 		EnvStrict:             "true",
+		EnvNodeProbes:         "false",
 		EnvResultsDir:         "/r",
 		EnvConfigDir:          "/c",
 	}))
@@ -78,6 +79,7 @@ func TestConfigFromEnvMapsEveryKnob(t *testing.T) {
 		"--netpol.agent-image=localhost/netpol-conformance:v0.1.0",
 		"--netpol.cni=calico@v3.31.0",
 		"--netpol.strict=true",
+		"--netpol.node-probes=false",
 		"--netpol.case-dir=/c",
 	}
 	if got := cfg.SuiteArgs(true); !reflect.DeepEqual(got, want) {
@@ -114,14 +116,15 @@ func TestConfigFromEnvReportsEveryError(t *testing.T) {
 		EnvProtocols:          "TCP,ICMP",
 		EnvGinkgoTimeout:      "soon",
 		EnvStrict:             "yes",
+		EnvNodeProbes:         "no",
 	}))
 	if _, err := ConfigFromEnv(env(map[string]string{EnvProbeTimeout: "10ms"})); err == nil || !strings.Contains(err.Error(), "below the floor") {
 		t.Errorf("a 10ms probe timeout: %v", err)
 	}
 	if err == nil {
-		t.Fatal("no error for six invalid values")
+		t.Fatal("no error for seven invalid values")
 	}
-	for _, name := range []string{EnvCases, EnvProbeTimeout, EnvConvergenceTimeout, `unknown protocol "ICMP"`, EnvGinkgoTimeout, EnvStrict} {
+	for _, name := range []string{EnvCases, EnvProbeTimeout, EnvConvergenceTimeout, `unknown protocol "ICMP"`, EnvGinkgoTimeout, EnvStrict, EnvNodeProbes} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not mention %s:\n%v", name, err)
 		}
