@@ -186,11 +186,12 @@ func (c *Cluster) createNode(ctx context.Context, n node, index int) error {
 	return createCgroupRoot(n.cgroupRoot())
 }
 
-// routeNodes gives every node and the host a route to each node's pod
-// CIDR through that node's fabric address: the plain routes of an
-// enforcer with no mechanism of its own between nodes. The host's routes
+// routeNodes gives the host a route to each node's pod CIDR through that
+// node's fabric address, and, with betweenNodes, every node the same
+// routes to the others': the plain routes of an enforcer with no mechanism
+// of its own between nodes (not an enforcer.NodeRouter). The host's routes
 // are more specific than the guard's blackhole for the cluster CIDR.
-func routeNodes(ctx context.Context, nodes []node, podCIDRs map[string]string) error {
+func routeNodes(ctx context.Context, nodes []node, podCIDRs map[string]string, betweenNodes bool) error {
 	for _, to := range nodes {
 		cidr := podCIDRs[to.Name]
 		if cidr == "" {
@@ -199,12 +200,43 @@ func routeNodes(ctx context.Context, nodes []node, podCIDRs map[string]string) e
 		if err := runCmd(exec.CommandContext(ctx, "ip", "route", "replace", cidr, "via", to.IP, "dev", FabricHostLink)); err != nil {
 			return fmt.Errorf("routing %s to node %s on the host: %w", cidr, to.Name, err)
 		}
+		if !betweenNodes {
+			continue
+		}
 		for _, from := range nodes {
 			if from.Name == to.Name {
 				continue
 			}
 			if err := runCmd(from.command(ctx, "ip", "route", "replace", cidr, "via", to.IP, "dev", nodeLink)); err != nil {
 				return fmt.Errorf("routing %s to node %s in node %s: %w", cidr, to.Name, from.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// waitNodeRoutes waits until every node routes every other node's pod
+// CIDR, as an enforcer.NodeRouter's enforcer installs those routes some
+// time after it reports ready (kube-router once its BGP sessions are up).
+func waitNodeRoutes(ctx context.Context, nodes []node, podCIDRs map[string]string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for _, from := range nodes {
+		for _, to := range nodes {
+			if from.Name == to.Name {
+				continue
+			}
+			cidr := podCIDRs[to.Name]
+			for {
+				out, err := from.command(ctx, "ip", "-4", "route", "show", "exact", cidr).Output()
+				if err == nil && len(strings.TrimSpace(string(out))) > 0 {
+					break
+				}
+				select {
+				case <-ctx.Done():
+					return fmt.Errorf("node %s has no route to node %s's pod CIDR %s after %s", from.Name, to.Name, cidr, timeout)
+				case <-time.After(200 * time.Millisecond):
+				}
 			}
 		}
 	}

@@ -260,7 +260,8 @@ func (c *Cluster) Up(ctx context.Context) error {
 		if err := c.saveRecord(rec); err != nil {
 			return err
 		}
-		if err := routeNodes(ctx, nodes, podCIDRs); err != nil {
+		_, ownRoutes := drv.(enforcer.NodeRouter)
+		if err := routeNodes(ctx, nodes, podCIDRs, !ownRoutes); err != nil {
 			return err
 		}
 	}
@@ -270,13 +271,25 @@ func (c *Cluster) Up(ctx context.Context) error {
 		}
 		c.logf("node %s Ready %s after the first kubelet's start", n.Name, time.Since(tNode).Round(100*time.Millisecond))
 	}
+	var agent string // the first enforcer process, whose log says why routes are missing
 	for _, n := range nodes {
 		nenv := nodeEnv(env, n, params[n.Name])
 		for _, spec := range drv.Processes(nenv) {
-			if err := start(n.spec(spec), func(ctx context.Context) error { return drv.Ready(ctx, nenv) }, 90*time.Second); err != nil {
+			spec = n.spec(spec)
+			if agent == "" {
+				agent = spec.Name
+			}
+			if err := start(spec, func(ctx context.Context) error { return drv.Ready(ctx, nenv) }, 90*time.Second); err != nil {
 				return err
 			}
 		}
+	}
+	if r, ok := drv.(enforcer.NodeRouter); ok && nodes[0].ns != nil {
+		tr := time.Now()
+		if err := waitNodeRoutes(ctx, nodes, podCIDRs, 60*time.Second); err != nil {
+			return &proc.ComponentError{Component: drv.Name() + " (routes between nodes)", LogPath: c.sup.LogPath(agent), Err: err}
+		}
+		c.logf("pods routed between nodes by %s (%s after the enforcer was ready)", r.BetweenNodes(), time.Since(tr).Round(100*time.Millisecond))
 	}
 	if err := c.runCheckPod(ctx, 90*time.Second); err != nil {
 		return &proc.ComponentError{Component: "test pod", LogPath: c.sup.LogPath(nodes[0].component("kubelet")), Err: err}

@@ -30,9 +30,12 @@ type Env struct {
 	// EnforcerUser is the user name in Kubeconfig's client certificate.
 	EnforcerUser string
 	NodeName     string
-	NodeIP       string
-	ClusterCIDR  string
-	ServiceCIDR  string
+	// NodeIP is the node's fabric address when it is one of the namespace
+	// nodes of a multi-node cluster; empty for the host node of a
+	// one-node cluster.
+	NodeIP      string
+	ClusterCIDR string
+	ServiceCIDR string
 	// StateDir holds the cluster's files; logs go to StateDir/logs.
 	StateDir string
 	// IPAMDataDir is where host-local IPAM keeps its leases.
@@ -50,6 +53,10 @@ type Env struct {
 	// of the enforcer (`local up --leak-injection`).
 	LeakInjection bool
 }
+
+// onFabric reports whether the node is a namespace node on the fabric,
+// where whatever the enforcer changes ends with the node.
+func (e Env) onFabric() bool { return e.NodeIP != "" }
 
 // command runs name as Command says.
 func (e Env) command(ctx context.Context, name string, args ...string) *exec.Cmd {
@@ -113,6 +120,18 @@ type PodNetwork interface {
 // The host node of a one-node cluster is never prepared.
 type NodePreparer interface {
 	PrepareNode(ctx context.Context, env Env) error
+}
+
+// NodeRouter is implemented by a driver whose enforcer carries pods'
+// traffic between the namespace nodes of a multi-node cluster by a
+// mechanism of its own (kube-router's BGP routes, Cilium's VXLAN tunnel),
+// as it would between a real cluster's machines. The harness then gives
+// the nodes no plain routes to each other's pod CIDRs (the host still gets
+// its own), and once the enforcer is ready on every node it waits until
+// each node routes every other node's pod CIDR.
+type NodeRouter interface {
+	// BetweenNodes names the mechanism, for the log.
+	BetweenNodes() string
 }
 
 // Bootstrapper is implemented by a driver whose enforcer needs API objects

@@ -3,6 +3,7 @@ package enforcer
 import (
 	"context"
 	"fmt"
+	"net"
 	"path/filepath"
 	"time"
 
@@ -15,12 +16,25 @@ const (
 	kubeRouterVersion = "v2.1.0"
 	// KubeRouterHealthPort is kube-router's /healthz port (its default).
 	KubeRouterHealthPort = 20244
+	// kubeRouterBGPPort and kubeRouterGoBGPPort are where its routing
+	// controller's embedded GoBGP speaks BGP (on the node's address) and
+	// serves its gRPC API (on the node's address and loopback); both are
+	// fixed or default in v2.1.0.
+	kubeRouterBGPPort   = 179
+	kubeRouterGoBGPPort = 50051
 )
 
-// KubeRouter runs kube-router's network policy controller only, as a host
-// process: no BGP, no service proxy (kube-proxy does that), no CNI (the
-// bridge plugin does that). It denies with REJECT, so blocked connections
-// are refused, not timed out. It works unmodified on this machine.
+// KubeRouter runs kube-router as a host process: its network policy
+// controller, and on the namespace nodes of a multi-node cluster also its
+// routing controller, which advertises each node's pod CIDR to the others
+// by iBGP (a full mesh, as kube-router does by default) and installs the
+// routes it learns, with no overlay (every node is on one subnet, and IPIP
+// is not in this kernel). No service proxy (kube-proxy does that), no CNI
+// (the bridge plugin does that). On the host node of a one-node cluster
+// the routing controller stays off: there is nothing to route to, and it
+// would change the host's sysctls and links. It denies with REJECT, so
+// blocked connections are refused, not timed out. It works unmodified on
+// this machine.
 type KubeRouter struct{}
 
 func init() { register(KubeRouter{}) }
@@ -47,14 +61,15 @@ func (KubeRouter) Build(ctx context.Context, env Env) error {
 }
 
 func (k KubeRouter) Processes(env Env) []proc.Spec {
-	return []proc.Spec{{
+	router := env.onFabric()
+	spec := proc.Spec{
 		Name: "kube-router",
 		Path: k.binary(env),
 		Args: []string{
 			"--kubeconfig=" + env.Kubeconfig,
 			"--hostname-override=" + env.NodeName,
 			"--run-firewall=true",
-			"--run-router=false",
+			fmt.Sprintf("--run-router=%t", router),
 			"--run-service-proxy=false",
 			"--enable-cni=false",
 			"--enable-pod-egress=false",
@@ -64,8 +79,26 @@ func (k KubeRouter) Processes(env Env) []proc.Spec {
 			"--v=1",
 		},
 		Ports: []string{fmt.Sprintf("0.0.0.0:%d", KubeRouterHealthPort)},
-	}}
+	}
+	if router {
+		spec.Args = append(spec.Args,
+			"--enable-overlay=false",
+			"--advertise-pod-cidr=true",
+			"--nodes-full-mesh=true",
+			// Routes are learnt again within a second of a restart;
+			// graceful restart would keep a dead node's routes.
+			"--bgp-graceful-restart=false",
+		)
+		spec.Ports = append(spec.Ports,
+			net.JoinHostPort(env.NodeIP, fmt.Sprint(kubeRouterBGPPort)),
+			net.JoinHostPort("127.0.0.1", fmt.Sprint(kubeRouterGoBGPPort)),
+		)
+	}
+	return []proc.Spec{spec}
 }
+
+// BetweenNodes: the routing controller's iBGP routes (Processes).
+func (KubeRouter) BetweenNodes() string { return "kube-router's iBGP routes" }
 
 // Ready waits for kube-router's health endpoint, which turns 200 once the
 // policy controller has completed a full sync.
