@@ -44,11 +44,14 @@ const (
 	ciliumAgentRoleTemplate = "install/kubernetes/cilium/templates/cilium-agent/clusterrole.yaml"
 	ciliumAgentRole         = "cilium"
 	ciliumCRDDir            = "pkg/k8s/apis/cilium.io/client/crds"
+	// CiliumVXLANPort is the UDP port of its VXLAN tunnel (its default).
+	CiliumVXLANPort = 8472
 )
 
 // Cilium runs cilium-agent v1.20.2 as a host process with its eBPF
-// datapath: native routing (no tunnel), Kubernetes IPAM on the node's
-// podCIDR, kube-proxy kept (no kube-proxy replacement), no masquerading,
+// datapath: between the namespace nodes of a multi-node cluster its VXLAN
+// tunnel (Geneve is not in this kernel), on the one node of a one-node
+// cluster native routing; Kubernetes IPAM on the node's podCIDR, kube-proxy kept (no kube-proxy replacement), no masquerading,
 // no L7 proxy, no Hubble, no health endpoints, attached to no native
 // device. Pods are wired by Cilium's own CNI plugin (lxc* veths); policy
 // is enforced by the BPF programs on those veths.
@@ -105,7 +108,7 @@ func (Cilium) nodeDir(env Env) string {
 
 func (c Cilium) Processes(env Env) []proc.Spec {
 	dir := c.nodeDir(env)
-	return []proc.Spec{{
+	spec := proc.Spec{
 		Name: ciliumAgent,
 		Path: filepath.Join(env.Builder.BinDir, ciliumAgent),
 		Args: []string{
@@ -122,8 +125,6 @@ func (c Cilium) Processes(env Env) []proc.Spec {
 			"--ipam=kubernetes",
 			"--k8s-require-ipv4-pod-cidr",
 			"--enable-ipv4", "--enable-ipv6=false",
-			"--routing-mode=native",
-			"--ipv4-native-routing-cidr=" + env.ClusterCIDR,
 			"--enable-ipv4-masquerade=false", "--enable-bpf-masquerade=false",
 			"--kube-proxy-replacement=false",
 			// No native device: nothing is attached to the uplink. A name
@@ -143,8 +144,21 @@ func (c Cilium) Processes(env Env) []proc.Spec {
 			"K8S_NODE_NAME=" + env.NodeName,
 		},
 		Ports: []string{fmt.Sprintf("127.0.0.1:%d", CiliumHealthPort)},
-	}}
+	}
+	spec.Args = append(spec.Args, c.routingMode(env)...)
+	return []proc.Spec{spec}
 }
+
+// routingMode is the agent's datapath between nodes (Cilium doc above).
+func (Cilium) routingMode(env Env) []string {
+	if env.onFabric() {
+		return []string{"--routing-mode=tunnel", "--tunnel-protocol=vxlan", fmt.Sprintf("--tunnel-port=%d", CiliumVXLANPort)}
+	}
+	return []string{"--routing-mode=native", "--ipv4-native-routing-cidr=" + env.ClusterCIDR}
+}
+
+// BetweenNodes: the VXLAN tunnel of every namespace node (routingMode).
+func (Cilium) BetweenNodes() string { return "Cilium's VXLAN tunnel" }
 
 // Ready waits for the agent's healthz to report Ok.
 func (Cilium) Ready(ctx context.Context, env Env) error {
