@@ -120,6 +120,10 @@ type record struct {
 	// its parameters; none for a one-node cluster, whose node is the
 	// host and whose Params are its node's.
 	Nodes []nodeRecord `json:"nodes,omitempty"`
+	// UpAt is when `up` finished: every check passed and the cluster DNS
+	// runs. Unset while `up` runs and after it failed, even with every
+	// component alive, so such a cluster is never reused as healthy.
+	UpAt *time.Time `json:"upAt,omitempty"`
 }
 
 // nodeNames are the names of the cluster's nodes.

@@ -2,6 +2,7 @@ package localcluster
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -10,6 +11,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -102,6 +104,22 @@ func (c *Cluster) forgetStaleNodes(ctx context.Context, keep []string) error {
 }
 
 // waitNodeReady polls the node until its Ready condition is True.
+// annotateNode merges annotations into node name's metadata.
+func (c *Cluster) annotateNode(ctx context.Context, name string, annotations map[string]string) error {
+	cs, err := c.client()
+	if err != nil {
+		return err
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": annotations}})
+	if err != nil {
+		return fmt.Errorf("encoding the annotations of node %s: %w", name, err)
+	}
+	if _, err := cs.CoreV1().Nodes().Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("annotating node %s: %w", name, err)
+	}
+	return nil
+}
+
 func (c *Cluster) waitNodeReady(ctx context.Context, name string, timeout time.Duration) error {
 	cs, err := c.client()
 	if err != nil {

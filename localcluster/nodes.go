@@ -1,6 +1,7 @@
 package localcluster
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/netpol-conformance/netpol-conformance/localcluster/enforcer"
 	"github.com/netpol-conformance/netpol-conformance/localcluster/hoststate"
 	"github.com/netpol-conformance/netpol-conformance/localcluster/nodens"
 	"github.com/netpol-conformance/netpol-conformance/localcluster/proc"
@@ -215,10 +217,9 @@ func routeNodes(ctx context.Context, nodes []node, podCIDRs map[string]string, b
 	return nil
 }
 
-// waitNodeRoutes waits until every node routes every other node's pod
-// CIDR, as an enforcer.NodeRouter's enforcer installs those routes some
-// time after it reports ready (kube-router once its BGP sessions are up).
-func waitNodeRoutes(ctx context.Context, nodes []node, podCIDRs map[string]string, timeout time.Duration) error {
+// waitPeersKnown waits until, in every node, r knows every other node
+// (enforcer.NodeRouter's PeerKnown).
+func waitPeersKnown(ctx context.Context, r enforcer.NodeRouter, nodes []node, podCIDRs map[string]string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for _, from := range nodes {
@@ -226,15 +227,18 @@ func waitNodeRoutes(ctx context.Context, nodes []node, podCIDRs map[string]strin
 			if from.Name == to.Name {
 				continue
 			}
-			cidr := podCIDRs[to.Name]
+			check := r.PeerKnown(to.IP, podCIDRs[to.Name])
+			if len(check) == 0 {
+				return fmt.Errorf("no check of node %s's pod CIDR %q from node %s", to.Name, podCIDRs[to.Name], from.Name)
+			}
 			for {
-				out, err := from.command(ctx, "ip", "-4", "route", "show", "exact", cidr).Output()
-				if err == nil && len(strings.TrimSpace(string(out))) > 0 {
+				out, err := from.command(ctx, check[0], check[1:]...).Output()
+				if err == nil && len(bytes.TrimSpace(out)) > 0 {
 					break
 				}
 				select {
 				case <-ctx.Done():
-					return fmt.Errorf("node %s has no route to node %s's pod CIDR %s after %s", from.Name, to.Name, cidr, timeout)
+					return fmt.Errorf("node %s does not know node %s after %s: `%s` printed nothing", from.Name, to.Name, timeout, strings.Join(check, " "))
 				case <-time.After(200 * time.Millisecond):
 				}
 			}

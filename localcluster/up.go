@@ -274,6 +274,17 @@ func (c *Cluster) Up(ctx context.Context) error {
 	var agent string // the first enforcer process, whose log says why routes are missing
 	for _, n := range nodes {
 		nenv := nodeEnv(env, n, params[n.Name])
+		if a, ok := drv.(enforcer.NodeAnnotator); ok {
+			ann, err := a.NodeAnnotations(nenv)
+			if err != nil {
+				return err
+			}
+			if len(ann) > 0 {
+				if err := c.annotateNode(ctx, n.Name, ann); err != nil {
+					return err
+				}
+			}
+		}
 		for _, spec := range drv.Processes(nenv) {
 			spec = n.spec(spec)
 			if agent == "" {
@@ -286,16 +297,21 @@ func (c *Cluster) Up(ctx context.Context) error {
 	}
 	if r, ok := drv.(enforcer.NodeRouter); ok && nodes[0].ns != nil {
 		tr := time.Now()
-		if err := waitNodeRoutes(ctx, nodes, podCIDRs, 60*time.Second); err != nil {
-			return &proc.ComponentError{Component: drv.Name() + " (routes between nodes)", LogPath: c.sup.LogPath(agent), Err: err}
+		if err := waitPeersKnown(ctx, r, nodes, podCIDRs, 60*time.Second); err != nil {
+			return &proc.ComponentError{Component: drv.Name() + " (between nodes)", LogPath: c.sup.LogPath(agent), Err: err}
 		}
-		c.logf("pods routed between nodes by %s (%s after the enforcer was ready)", r.BetweenNodes(), time.Since(tr).Round(100*time.Millisecond))
+		c.logf("pods carried between nodes by %s (%s after the enforcer was ready)", r.BetweenNodes(), time.Since(tr).Round(100*time.Millisecond))
 	}
 	if err := c.runCheckPod(ctx, 90*time.Second); err != nil {
 		return &proc.ComponentError{Component: "test pod", LogPath: c.sup.LogPath(nodes[0].component("kubelet")), Err: err}
 	}
 	if err := c.deployDNS(ctx, 90*time.Second); err != nil {
 		return &proc.ComponentError{Component: "cluster DNS", LogPath: c.sup.LogPath(nodes[0].component("kubelet")), Err: err}
+	}
+	now := time.Now()
+	rec.UpAt = &now
+	if err := c.saveRecord(rec); err != nil {
+		return err
 	}
 	c.logf("cluster of %d node(s) up with enforcer %s in %s", len(nodes), drv.Name(), time.Since(t0).Round(time.Second))
 	c.logf("kubeconfig: %s", c.KubeconfigPath())
@@ -397,7 +413,7 @@ func (c *Cluster) enforcerEnv() enforcer.Env {
 	return enforcer.Env{
 		Kubeconfig: c.path("enforcer.kubeconfig"), AdminKubeconfig: c.KubeconfigPath(), EnforcerUser: enforcerUser,
 		NodeName: NodeName, ClusterCIDR: ClusterCIDR, ServiceCIDR: ServiceCIDR,
-		StateDir: c.opts.StateDir, LeakInjection: c.opts.LeakInjection,
+		StateDir: c.opts.StateDir, LeakInjection: c.opts.LeakInjection, Nodes: max(c.opts.Nodes, 1),
 	}
 }
 
@@ -436,6 +452,9 @@ func (c *Cluster) checkPrevious(ctx context.Context, drv enforcer.Driver) (bool,
 	}
 	if recErr != nil || len(stopped) > 0 || len(running) != len(rec.Components) {
 		return false, fmt.Errorf("a previous cluster in %s is partly running (running: %v, exited: %v): run `local down` first", c.opts.StateDir, running, stopped)
+	}
+	if rec.UpAt == nil {
+		return false, fmt.Errorf("a previous `local up` in %s stopped before the cluster was up, its components still running: run `local down` first", c.opts.StateDir)
 	}
 	if rec.Enforcer != drv.Name() || rec.LeakInjection != c.opts.LeakInjection {
 		return false, fmt.Errorf("a cluster with enforcer %s (leak injection %t) is already up in %s: run `local down` before `up --enforcer %s` (leak injection %t)", rec.Enforcer, rec.LeakInjection, c.opts.StateDir, drv.Name(), c.opts.LeakInjection)
@@ -698,6 +717,7 @@ func (c *Cluster) writeNodeFiles(n node, p render.Params, conflist []byte) error
 // node's address stays the API server's, as env has it.
 func nodeEnv(env enforcer.Env, n node, p render.Params) enforcer.Env {
 	env.NodeName, env.IPAMDataDir, env.Command, env.Dial = n.Name, p.IPAMDataDir, n.command, n.dial
+	env.PodCIDR = p.NodePodCIDR
 	if n.ns != nil {
 		env.NodeIP = n.IP
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -52,9 +53,18 @@ const (
 // and wires pods with Calico's own CNI plugin instead of the bridge: pods get
 // cali* veths with /32 routes and proxy-ARP, and Felix's policy sits on those
 // veths. Denied traffic is dropped, so blocked connections time out.
+// Between the namespace nodes of a multi-node cluster, pods' traffic goes
+// through Felix's VXLAN tunnel (calicoVXLAN); on the one node of a one-node
+// cluster there is none.
 type Calico struct{}
 
 func init() { register(Calico{}) }
+
+// It carries pods between namespace nodes itself.
+var (
+	_ NodeRouter    = Calico{}
+	_ NodeAnnotator = Calico{}
+)
 
 func (Calico) Name() string   { return "calico" }
 func (Calico) Enforces() bool { return true }
@@ -140,6 +150,9 @@ func felixEnv(env Env) []string {
 		// before any policy (docs/local-cluster.md). Nothing here needs it.
 		"FELIX_XDPENABLED=false",
 		"FELIX_IPV6SUPPORT=false",
+		// Felix would turn VXLAN on by itself from the IP pool; on the
+		// host node it stays off whatever the datastore holds.
+		fmt.Sprintf("FELIX_VXLANENABLED=%t", env.onFabric()),
 		// Routes to pods come from their IPs (host-local IPAM), not from
 		// Calico IPAM blocks, which do not exist here.
 		"FELIX_ROUTESOURCE=WorkloadIPs",
@@ -174,6 +187,62 @@ func felixEnv(env Env) []string {
 		vars = append(vars, "FELIX_CHAININSERTMODE=Append")
 	}
 	return vars
+}
+
+// calicoVXLAN: between namespace nodes Felix carries pods' traffic in its
+// VXLAN tunnel (vxlan.calico, UDP 4789), as a Calico cluster with an IP pool
+// of vxlanMode Always does: each node's VTEP is its address and a tunnel
+// address, which calico-node's startup allocates by Calico IPAM and
+// publishes as annotations of the Node. Here the harness publishes them
+// (NodeAnnotations) and the tunnel address is the first address of the
+// node's pod CIDR, the gateway host-local IPAM never gives a pod. Felix
+// routes every remote pod's /32 (FELIX_ROUTESOURCE=WorkloadIPs) through
+// the tunnel. Traffic the node itself sends to a remote pod leaves with
+// the tunnel address as its source, as on any Calico VXLAN cluster.
+const (
+	calicoIPv4AddressAnnotation = "projectcalico.org/IPv4Address"
+	calicoVXLANAddrAnnotation   = "projectcalico.org/IPv4VXLANTunnelAddr"
+	calicoVXLANDevice           = "vxlan.calico"
+)
+
+// NodeAnnotations are calico-node's startup's on a namespace node: its
+// address (as a /32: the pool's vxlanMode is Always, so Felix never
+// compares subnets) and its VXLAN tunnel address (calicoVXLAN).
+func (Calico) NodeAnnotations(env Env) (map[string]string, error) {
+	if !env.onFabric() {
+		return nil, nil
+	}
+	tunnel, err := calicoTunnelAddr(env.PodCIDR)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: %w", env.NodeName, err)
+	}
+	return map[string]string{
+		calicoIPv4AddressAnnotation: env.NodeIP + "/32",
+		calicoVXLANAddrAnnotation:   tunnel,
+	}, nil
+}
+
+// calicoTunnelAddr is the first address of podCIDR.
+func calicoTunnelAddr(podCIDR string) (string, error) {
+	p, err := netip.ParsePrefix(podCIDR)
+	if err != nil {
+		return "", fmt.Errorf("pod CIDR %q: %w", podCIDR, err)
+	}
+	return p.Masked().Addr().Next().String(), nil
+}
+
+// BetweenNodes: Felix's VXLAN tunnel (calicoVXLAN).
+func (Calico) BetweenNodes() string { return "Calico's VXLAN tunnel" }
+
+// PeerKnown: the permanent neighbour entry Felix writes for the peer's
+// VTEP. Routes come per remote pod, so none may exist before the first.
+func (Calico) PeerKnown(_, peerCIDR string) []string {
+	tunnel, err := calicoTunnelAddr(peerCIDR)
+	if err != nil {
+		// The harness gives a parsed CIDR; an empty command never passes.
+		return nil
+	}
+	return []string{"ip", "-4", "neigh", "show", tunnel, "dev", calicoVXLANDevice}
 }
 
 // VisibleInCluster: the suite detects Calico from its CRDs and

@@ -64,6 +64,7 @@ var gvrs = map[string]schema.GroupVersionResource{
 	"rbac.authorization.k8s.io/v1/ClusterRoleBinding":  {Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterrolebindings"},
 	"crd.projectcalico.org/v1/ClusterInformation":      {Group: "crd.projectcalico.org", Version: "v1", Resource: "clusterinformations"},
 	"crd.projectcalico.org/v1/Tier":                    {Group: "crd.projectcalico.org", Version: "v1", Resource: "tiers"},
+	"crd.projectcalico.org/v1/IPPool":                  {Group: "crd.projectcalico.org", Version: "v1", Resource: "ippools"},
 }
 
 func gvrOf(o *unstructured.Unstructured) (schema.GroupVersionResource, error) {
@@ -150,8 +151,9 @@ func clusterRoleBinding(name, role, user string) *unstructured.Unstructured {
 
 // calicoDatastoreObjects are what libcalico-go's EnsureInitialized creates:
 // ClusterInformation "default" with datastoreReady (Felix and the CNI
-// plugin wait for it) and the three tiers.
-func calicoDatastoreObjects(clusterGUID string) []*unstructured.Unstructured {
+// plugin wait for it) and the three tiers; on namespace nodes also the IP
+// pool calico-node's startup creates, with VXLAN always (calicoVXLAN).
+func calicoDatastoreObjects(clusterGUID string, env Env) []*unstructured.Unstructured {
 	out := []*unstructured.Unstructured{{Object: map[string]any{
 		"apiVersion": "crd.projectcalico.org/v1",
 		"kind":       "ClusterInformation",
@@ -169,6 +171,20 @@ func calicoDatastoreObjects(clusterGUID string) []*unstructured.Unstructured {
 			"kind":       "Tier",
 			"metadata":   map[string]any{"name": t.name},
 			"spec":       map[string]any{"order": t.order, "defaultAction": t.defaultAction},
+		}})
+	}
+	if env.onFabric() {
+		out = append(out, &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "crd.projectcalico.org/v1",
+			"kind":       "IPPool",
+			"metadata":   map[string]any{"name": "default-ipv4-ippool"},
+			"spec": map[string]any{
+				"cidr":         env.ClusterCIDR,
+				"vxlanMode":    "Always",
+				"ipipMode":     "Never",
+				"natOutgoing":  false,
+				"nodeSelector": "all()",
+			},
 		}})
 	}
 	return out
@@ -214,7 +230,7 @@ func (Calico) Bootstrap(ctx context.Context, env Env) error {
 	if _, err := rand.Read(guid); err != nil {
 		return fmt.Errorf("making a cluster GUID: %w", err)
 	}
-	return apply(ctx, dyn, calicoDatastoreObjects(hex.EncodeToString(guid)))
+	return apply(ctx, dyn, calicoDatastoreObjects(hex.EncodeToString(guid), env))
 }
 
 // adminClient is a dynamic client with the cluster admin's credentials,

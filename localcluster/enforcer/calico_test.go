@@ -3,6 +3,7 @@ package enforcer
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -151,20 +152,62 @@ func TestCalicoPodLinkPrefix(t *testing.T) {
 }
 
 func TestCalicoDatastoreObjects(t *testing.T) {
-	objs := calicoDatastoreObjects("0123")
-	var names []string
-	for _, o := range objs {
-		if _, err := gvrOf(o); err != nil {
-			t.Error(err)
+	base := []string{"ClusterInformation/default", "Tier/adminnetworkpolicy", "Tier/default", "Tier/baselineadminnetworkpolicy"}
+	for _, tc := range []struct {
+		nodes int
+		want  []string
+	}{
+		{1, base},
+		// Namespace nodes get the VXLAN pool calico-node would create.
+		{2, append(slices.Clone(base), "IPPool/default-ipv4-ippool")},
+	} {
+		objs := calicoDatastoreObjects("0123", Env{Nodes: tc.nodes, ClusterCIDR: "10.244.0.0/16"})
+		var names []string
+		for _, o := range objs {
+			if _, err := gvrOf(o); err != nil {
+				t.Error(err)
+			}
+			names = append(names, o.GetKind()+"/"+o.GetName())
 		}
-		names = append(names, o.GetKind()+"/"+o.GetName())
+		if !slices.Equal(names, tc.want) {
+			t.Errorf("%d nodes: objects = %v, want %v", tc.nodes, names, tc.want)
+		}
+		if ready, _, _ := unstructured.NestedBool(objs[0].Object, "spec", "datastoreReady"); !ready {
+			t.Errorf("%d nodes: ClusterInformation default is not datastoreReady", tc.nodes)
+		}
+		if tc.nodes > 1 {
+			pool := objs[len(objs)-1].Object
+			if mode, _, _ := unstructured.NestedString(pool, "spec", "vxlanMode"); mode != "Always" {
+				t.Errorf("IPPool vxlanMode = %q, want Always", mode)
+			}
+			if cidr, _, _ := unstructured.NestedString(pool, "spec", "cidr"); cidr != "10.244.0.0/16" {
+				t.Errorf("IPPool cidr = %q, want the cluster CIDR", cidr)
+			}
+		}
 	}
-	want := []string{"ClusterInformation/default", "Tier/adminnetworkpolicy", "Tier/default", "Tier/baselineadminnetworkpolicy"}
-	if !slices.Equal(names, want) {
-		t.Errorf("objects = %v, want %v", names, want)
-	}
-	if ready, _, _ := unstructured.NestedBool(objs[0].Object, "spec", "datastoreReady"); !ready {
-		t.Error("ClusterInformation default is not datastoreReady")
+}
+
+func TestCalicoNodeAnnotations(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		env     Env
+		want    map[string]string
+		wantErr bool
+	}{
+		{"host node of one", Env{Nodes: 1, NodeName: "n"}, nil, false},
+		{"namespace node", Env{Nodes: 2, NodeName: "n2", NodeIP: "10.250.0.12", PodCIDR: "10.244.1.0/24"},
+			map[string]string{calicoIPv4AddressAnnotation: "10.250.0.12/32", calicoVXLANAddrAnnotation: "10.244.1.1"}, false},
+		{"no pod CIDR yet", Env{Nodes: 2, NodeName: "n2", NodeIP: "10.250.0.12"}, nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := (Calico{}).NodeAnnotations(tc.env)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error %t", err, tc.wantErr)
+			}
+			if !maps.Equal(got, tc.want) {
+				t.Errorf("annotations = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
 

@@ -59,6 +59,9 @@ type Cilium struct{}
 
 func init() { register(Cilium{}) }
 
+// It carries pods between namespace nodes itself.
+var _ NodeRouter = Cilium{}
+
 func (Cilium) Name() string   { return "cilium" }
 func (Cilium) Enforces() bool { return true }
 
@@ -159,6 +162,12 @@ func (Cilium) routingMode(env Env) []string {
 
 // BetweenNodes: the VXLAN tunnel of every namespace node (routingMode).
 func (Cilium) BetweenNodes() string { return "Cilium's VXLAN tunnel" }
+
+// PeerKnown: the route the agent installs for the peer's pod CIDR through
+// cilium_host, where its BPF program encapsulates.
+func (Cilium) PeerKnown(_, peerCIDR string) []string {
+	return []string{"ip", "-4", "route", "show", "exact", peerCIDR, "dev", "cilium_host"}
+}
 
 // Ready waits for the agent's healthz to report Ok.
 func (Cilium) Ready(ctx context.Context, env Env) error {

@@ -33,7 +33,14 @@ type Env struct {
 	// NodeIP is the node's fabric address when it is one of the namespace
 	// nodes of a multi-node cluster; empty for the host node of a
 	// one-node cluster.
-	NodeIP      string
+	NodeIP string
+	// Nodes is how many nodes the cluster has: on more than one, every
+	// node is a namespace node on the fabric, where whatever the enforcer
+	// changes ends with the node.
+	Nodes int
+	// PodCIDR is the node's pod CIDR once the controller manager has
+	// given it one (namespace nodes only).
+	PodCIDR     string
 	ClusterCIDR string
 	ServiceCIDR string
 	// StateDir holds the cluster's files; logs go to StateDir/logs.
@@ -54,9 +61,9 @@ type Env struct {
 	LeakInjection bool
 }
 
-// onFabric reports whether the node is a namespace node on the fabric,
-// where whatever the enforcer changes ends with the node.
-func (e Env) onFabric() bool { return e.NodeIP != "" }
+// onFabric reports whether the cluster's nodes are namespace nodes on the
+// fabric.
+func (e Env) onFabric() bool { return e.Nodes > 1 }
 
 // command runs name as Command says.
 func (e Env) command(ctx context.Context, name string, args ...string) *exec.Cmd {
@@ -128,10 +135,26 @@ type NodePreparer interface {
 // as it would between a real cluster's machines. The harness then gives
 // the nodes no plain routes to each other's pod CIDRs (the host still gets
 // its own), and once the enforcer is ready on every node it waits until
-// each node routes every other node's pod CIDR.
+// each node knows every other (PeerKnown).
 type NodeRouter interface {
 	// BetweenNodes names the mechanism, for the log.
 	BetweenNodes() string
+	// PeerKnown is a command whose output, run in a node, is not empty
+	// once the mechanism there carries traffic to the node at fabric
+	// address peerIP with pod CIDR peerCIDR: enforcers install their
+	// routes or tunnel endpoints some time after they report ready
+	// (kube-router once its BGP sessions are up).
+	PeerKnown(peerIP, peerCIDR string) []string
+}
+
+// NodeAnnotator is implemented by a driver whose enforcer reads facts of
+// its node from annotations of the Node that, in a real cluster, the
+// enforcer's own node agent writes when it starts (calico-node's startup:
+// the node's address and its VXLAN tunnel address). The harness sets them
+// as a cluster admin once the node is Ready, before the enforcer starts
+// there.
+type NodeAnnotator interface {
+	NodeAnnotations(env Env) (map[string]string, error)
 }
 
 // Bootstrapper is implemented by a driver whose enforcer needs API objects

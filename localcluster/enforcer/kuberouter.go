@@ -39,6 +39,9 @@ type KubeRouter struct{}
 
 func init() { register(KubeRouter{}) }
 
+// It carries pods between namespace nodes itself.
+var _ NodeRouter = KubeRouter{}
+
 func (KubeRouter) Name() string   { return "kube-router" }
 func (KubeRouter) Enforces() bool { return true }
 
@@ -99,6 +102,11 @@ func (k KubeRouter) Processes(env Env) []proc.Spec {
 
 // BetweenNodes: the routing controller's iBGP routes (Processes).
 func (KubeRouter) BetweenNodes() string { return "kube-router's iBGP routes" }
+
+// PeerKnown: the route it learnt for the peer's pod CIDR.
+func (KubeRouter) PeerKnown(peerIP, peerCIDR string) []string {
+	return []string{"ip", "-4", "route", "show", "exact", peerCIDR, "via", peerIP}
+}
 
 // Ready waits for kube-router's health endpoint, which turns 200 once the
 // policy controller has completed a full sync.
