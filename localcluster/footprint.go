@@ -92,9 +92,10 @@ func (c *Cluster) footprint(p render.Params) footprint {
 	for _, x := range fp {
 		f.watch.Paths = append(f.watch.Paths, x.Paths...)
 		f.watch.Sysctls = append(f.watch.Sysctls, x.Sysctls...)
+		f.watch.Files = append(f.watch.Files, x.Files...)
 	}
 	f.watch.Processes = names
-	for _, l := range []*[]string{&f.watch.Paths, &f.watch.Sysctls, &f.watch.Processes} {
+	for _, l := range []*[]string{&f.watch.Paths, &f.watch.Sysctls, &f.watch.Files, &f.watch.Processes} {
 		slices.Sort(*l)
 		*l = slices.Compact(*l)
 	}

@@ -102,6 +102,9 @@ type Footprint struct {
 	Paths []string
 	// Sysctls are the kernel settings it may change, relative to /proc/sys.
 	Sysctls []string
+	// Files are host files it may write into whatever it is told, whose
+	// content `down` proves unchanged.
+	Files []string
 }
 
 // PodNetwork is implemented by a driver that wires pods with a CNI plugin

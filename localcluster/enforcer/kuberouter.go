@@ -122,7 +122,10 @@ func (KubeRouter) Ready(ctx context.Context, env Env) error {
 func (KubeRouter) Cleanup(context.Context, Env) error { return nil }
 
 // Footprint: kube-router keeps its state in /var/lib/kube-router whatever
-// it is told.
+// it is told, and its routing controller appends its policy routing table
+// ("77 kube-router") to /etc/iproute2/rt_tables even with the overlay off.
+// It runs only on namespace nodes, which have a private copy of
+// /etc/iproute2 (nodens), so the host's file must stay as it was.
 func (KubeRouter) Footprint() Footprint {
-	return Footprint{Paths: []string{"/var/lib/kube-router"}}
+	return Footprint{Paths: []string{"/var/lib/kube-router"}, Files: []string{"/etc/iproute2/rt_tables"}}
 }

@@ -5,6 +5,7 @@
 package hoststate
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -18,17 +19,20 @@ import (
 // Snapshot is the recorded host state; every field is a sorted set of
 // stable lines, so two snapshots compare line by line.
 type Snapshot struct {
-	Routes    []string          `json:"routes"`
-	Nftables  []string          `json:"nftables"`
-	Iptables  []string          `json:"iptables"`
-	Ipsets    []string          `json:"ipsets"`
-	Links     []string          `json:"links"`
-	Netns     []string          `json:"netns"`
-	Mounts    []string          `json:"mounts"`
-	Sysctls   map[string]string `json:"sysctls"`
-	Paths     []string          `json:"paths"`
-	Cgroups   []string          `json:"cgroups"`
-	Processes []string          `json:"processes"`
+	Routes   []string          `json:"routes"`
+	Nftables []string          `json:"nftables"`
+	Iptables []string          `json:"iptables"`
+	Ipsets   []string          `json:"ipsets"`
+	Links    []string          `json:"links"`
+	Netns    []string          `json:"netns"`
+	Mounts   []string          `json:"mounts"`
+	Sysctls  map[string]string `json:"sysctls"`
+	Paths    []string          `json:"paths"`
+	// Files are "PATH sha256:HEX" (or "PATH absent") for each of the
+	// watched files, whose content must not change.
+	Files     []string `json:"files,omitempty"`
+	Cgroups   []string `json:"cgroups"`
+	Processes []string `json:"processes"`
 	// Watch is what this snapshot looked at.
 	Watch Watch `json:"watch"`
 	// Format is FormatTables for snapshots whose netfilter lines name
@@ -54,6 +58,7 @@ func (s *Snapshot) NetfilterComparable() bool { return s.Format >= FormatTables 
 type Watch struct {
 	Sysctls   []string `json:"sysctls"`
 	Paths     []string `json:"paths"`
+	Files     []string `json:"files,omitempty"`
 	Processes []string `json:"processes"`
 }
 
@@ -104,10 +109,22 @@ func Capture(w Watch) (*Snapshot, error) {
 			s.Paths = append(s.Paths, p)
 		}
 	}
+	for _, p := range w.Files {
+		s.Files = append(s.Files, fileLine(p))
+	}
 	s.Cgroups = KubepodsCgroups()
 	s.Processes = componentProcesses(set(w.Processes))
 	sortAll(s)
 	return s, nil
+}
+
+// fileLine is how a watched file is recorded: its content's digest.
+func fileLine(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return path + " absent"
+	}
+	return fmt.Sprintf("%s sha256:%x", path, sha256.Sum256(data))
 }
 
 // NodeCgroupPrefix starts the name of each namespace node's cgroup root,
@@ -201,6 +218,7 @@ func Diff(before, after *Snapshot) []string {
 	d = append(d, diffSet("netns", before.Netns, after.Netns)...)
 	d = append(d, diffSet("mounts", before.Mounts, after.Mounts)...)
 	d = append(d, diffSet("paths", before.Paths, after.Paths)...)
+	d = append(d, diffSet("files", before.Files, after.Files)...)
 	d = append(d, diffSet("cgroups", before.Cgroups, after.Cgroups)...)
 	d = append(d, diffSet("processes", stripPids(before.Processes), stripPids(after.Processes))...)
 	keys := make([]string, 0, len(before.Sysctls))

@@ -1,6 +1,8 @@
 package hoststate
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -13,6 +15,7 @@ func TestDiff(t *testing.T) {
 			Links:     []string{"eth0", "lo"},
 			Processes: []string{"containerd (pid 10)"},
 			Sysctls:   map[string]string{"net/ipv4/ip_forward": "0", "kernel/panic": "1"},
+			Files:     []string{"/etc/iproute2/rt_tables sha256:aa"},
 		}
 	}
 	tests := []struct {
@@ -25,6 +28,8 @@ func TestDiff(t *testing.T) {
 			s.Links = append(s.Links, "netpol0")
 			s.Routes = append(s.Routes, "blackhole 10.244.0.0/16")
 		}, []string{"routes: added blackhole 10.244.0.0/16", "links: added netpol0"}},
+		{"file written into", func(s *Snapshot) { s.Files = []string{"/etc/iproute2/rt_tables sha256:bb"} },
+			[]string{"files: removed /etc/iproute2/rt_tables sha256:aa", "files: added /etc/iproute2/rt_tables sha256:bb"}},
 		{"removed link", func(s *Snapshot) { s.Links = []string{"lo"} }, []string{"links: removed eth0"}},
 		{"sysctl not restored", func(s *Snapshot) { s.Sysctls["net/ipv4/ip_forward"] = "1" },
 			[]string{"sysctls: net/ipv4/ip_forward = 1, was 0"}},
@@ -106,5 +111,30 @@ table inet guard {
 	}
 	if got := NormalizeNftables(in); !reflect.DeepEqual(got, want) {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// A watched file is recorded by its content: appending a line changes it,
+// rewriting the same bytes does not, and a missing file says so.
+func TestFileLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rt_tables")
+	if got := fileLine(path); got != path+" absent" {
+		t.Errorf("missing file: %q", got)
+	}
+	if err := os.WriteFile(path, []byte("255\tlocal\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := fileLine(path)
+	if err := os.WriteFile(path, []byte("255\tlocal\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if again := fileLine(path); again != before {
+		t.Errorf("same content, new line %q (was %q)", again, before)
+	}
+	if err := os.WriteFile(path, []byte("255\tlocal\n77 kube-router\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if after := fileLine(path); after == before || !strings.HasPrefix(after, path+" sha256:") {
+		t.Errorf("appended line not seen: %q (was %q)", after, before)
 	}
 }

@@ -37,8 +37,16 @@ var kinds = []string{"net", "mnt", "uts"}
 // Pin is the file that keeps the node's namespace of kind alive.
 func (n Node) Pin(kind string) string { return filepath.Join(n.Dir, "ns", kind) }
 
-// privateDirs are the host directories a node has its own copy of.
+// privateDirs are the host directories a node has its own copy of, empty
+// at first.
 var privateDirs = map[string]string{"/run": "run", "/var/lib": "var-lib", "/var/log": "var-log"}
+
+// copiedDirs are host directories a node has its own copy of, made from
+// the host's when the node is created: the node's programs read what the
+// host has there and may write, and their writes end with the node.
+// kube-router's routing controller appends its routing table to
+// /etc/iproute2/rt_tables.
+var copiedDirs = map[string]string{"/etc/iproute2": "etc-iproute2"}
 
 // PrivateDirOf reports the private directory path is under, if any: a
 // process inside a node sees the node's own copy there, not the host's.
@@ -106,6 +114,21 @@ func (n Node) Create(ctx context.Context) error {
 		dir := filepath.Join(n.Dir, own)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("node %s: %w", n.Name, err)
+		}
+		args = append(args, host+"="+dir)
+	}
+	for host, own := range copiedDirs {
+		if _, err := os.Stat(host); err != nil {
+			// Nothing to copy, and no mount point to bind over: the
+			// node sees the host's absence, and a write there fails.
+			continue
+		}
+		dir := filepath.Join(n.Dir, own)
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("node %s: %w", n.Name, err)
+		}
+		if out, err := exec.CommandContext(ctx, "cp", "-a", host, dir).CombinedOutput(); err != nil {
+			return fmt.Errorf("node %s: copying %s: %w: %s", n.Name, host, err, strings.TrimSpace(string(out)))
 		}
 		args = append(args, host+"="+dir)
 	}

@@ -86,6 +86,21 @@ func TestNodeLifecycle(t *testing.T) {
 	if got := inNode(nodes[1], "cat /run/netpol-nodens-test 2>/dev/null || echo absent"); got != "absent" {
 		t.Errorf("node 2 sees node 1's /run")
 	}
+	// /etc/iproute2 is the node's own copy of the host's: the node reads
+	// the host's tables, and what it appends stays in the node.
+	if host, err := os.ReadFile("/etc/iproute2/rt_tables"); err == nil {
+		if got := inNode(n1, "cat /etc/iproute2/rt_tables"); got != strings.TrimSpace(string(host)) {
+			t.Errorf("the node's rt_tables is not a copy of the host's:\n%s", got)
+		}
+		inNode(n1, "echo '77 netpol-nodens-test' >> /etc/iproute2/rt_tables")
+		if now, _ := os.ReadFile("/etc/iproute2/rt_tables"); string(now) != string(host) {
+			_ = os.WriteFile("/etc/iproute2/rt_tables", host, 0o644)
+			t.Error("a line the node appended to its rt_tables is in the host's")
+		}
+		if got := inNode(nodes[1], "grep -c netpol-nodens-test /etc/iproute2/rt_tables || true"); got != "0" {
+			t.Errorf("node 2 sees node 1's rt_tables line (%s)", got)
+		}
+	}
 	// Every process sees the same namespaces: what a later command finds
 	// is what the first one made.
 	if a, b := inNode(n1, "readlink /proc/self/ns/mnt"), inNode(n1, "readlink /proc/self/ns/mnt"); a != b {
