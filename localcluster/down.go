@@ -150,7 +150,7 @@ func (c *Cluster) down(ctx context.Context) error {
 	}
 	_ = os.Remove(c.path("host-after.json"))
 	_ = os.Remove(c.recordPath())
-	c.logf("host is as before `local up`: routes, netfilter, ipsets, links, netns, mounts, sysctls, cgroups and processes checked")
+	c.logf("host is as before `local up`: routes, netfilter, ipsets, links, netns, mounts, sysctls, files, cgroups and processes checked")
 	return nil
 }
 

@@ -62,6 +62,10 @@ func (c *Cluster) footprint(p render.Params) footprint {
 	specs := c.harnessSpecs(p)
 	env := c.enforcerEnv()
 	env.Builder = c.builder()
+	// The host's own footprint: what runs only inside namespace nodes
+	// (kube-router's BGP ports) is the nodes', and the guard must not
+	// refuse those ports on the host's uplink.
+	env.Nodes = 1
 	fp := []enforcer.Footprint{harnessFootprint}
 	plugins := map[string]string{}
 	for _, name := range enforcer.Names() {

@@ -103,7 +103,6 @@ func (c *Cluster) forgetStaleNodes(ctx context.Context, keep []string) error {
 	return nil
 }
 
-// waitNodeReady polls the node until its Ready condition is True.
 // annotateNode merges annotations into node name's metadata.
 func (c *Cluster) annotateNode(ctx context.Context, name string, annotations map[string]string) error {
 	cs, err := c.client()
@@ -120,6 +119,7 @@ func (c *Cluster) annotateNode(ctx context.Context, name string, annotations map
 	return nil
 }
 
+// waitNodeReady polls the node until its Ready condition is True.
 func (c *Cluster) waitNodeReady(ctx context.Context, name string, timeout time.Duration) error {
 	cs, err := c.client()
 	if err != nil {

@@ -218,8 +218,9 @@ func routeNodes(ctx context.Context, nodes []node, podCIDRs map[string]string, b
 }
 
 // waitPeersKnown waits until, in every node, r knows every other node
-// (enforcer.NodeRouter's PeerKnown).
-func waitPeersKnown(ctx context.Context, r enforcer.NodeRouter, nodes []node, podCIDRs map[string]string, timeout time.Duration) error {
+// (enforcer.NodeRouter's PeerKnown). On failure it names the node that did
+// not, whose enforcer's log says why.
+func waitPeersKnown(ctx context.Context, r enforcer.NodeRouter, nodes []node, podCIDRs map[string]string, timeout time.Duration) (node, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for _, from := range nodes {
@@ -229,22 +230,26 @@ func waitPeersKnown(ctx context.Context, r enforcer.NodeRouter, nodes []node, po
 			}
 			check := r.PeerKnown(to.IP, podCIDRs[to.Name])
 			if len(check) == 0 {
-				return fmt.Errorf("no check of node %s's pod CIDR %q from node %s", to.Name, podCIDRs[to.Name], from.Name)
+				return from, fmt.Errorf("no check of node %s's pod CIDR %q from node %s", to.Name, podCIDRs[to.Name], from.Name)
 			}
 			for {
-				out, err := from.command(ctx, check[0], check[1:]...).Output()
+				out, err := from.command(ctx, check[0], check[1:]...).CombinedOutput()
 				if err == nil && len(bytes.TrimSpace(out)) > 0 {
 					break
 				}
 				select {
 				case <-ctx.Done():
-					return fmt.Errorf("node %s does not know node %s after %s: `%s` printed nothing", from.Name, to.Name, timeout, strings.Join(check, " "))
+					last := "printed nothing"
+					if err != nil {
+						last = fmt.Sprintf("failed: %v: %s", err, bytes.TrimSpace(out))
+					}
+					return from, fmt.Errorf("node %s does not know node %s after %s: `%s` %s", from.Name, to.Name, timeout, strings.Join(check, " "), last)
 				case <-time.After(200 * time.Millisecond):
 				}
 			}
 		}
 	}
-	return nil
+	return node{}, nil
 }
 
 // deleteNodes deletes the nodes' namespaces, then the fabric's (with it the

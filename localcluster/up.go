@@ -271,7 +271,7 @@ func (c *Cluster) Up(ctx context.Context) error {
 		}
 		c.logf("node %s Ready %s after the first kubelet's start", n.Name, time.Since(tNode).Round(100*time.Millisecond))
 	}
-	var agent string // the first enforcer process, whose log says why routes are missing
+	agent := map[string]string{} // each node's first enforcer process, whose log says why a peer is unknown
 	for _, n := range nodes {
 		nenv := nodeEnv(env, n, params[n.Name])
 		if a, ok := drv.(enforcer.NodeAnnotator); ok {
@@ -287,8 +287,8 @@ func (c *Cluster) Up(ctx context.Context) error {
 		}
 		for _, spec := range drv.Processes(nenv) {
 			spec = n.spec(spec)
-			if agent == "" {
-				agent = spec.Name
+			if agent[n.Name] == "" {
+				agent[n.Name] = spec.Name
 			}
 			if err := start(spec, func(ctx context.Context) error { return drv.Ready(ctx, nenv) }, 90*time.Second); err != nil {
 				return err
@@ -297,8 +297,8 @@ func (c *Cluster) Up(ctx context.Context) error {
 	}
 	if r, ok := drv.(enforcer.NodeRouter); ok && nodes[0].ns != nil {
 		tr := time.Now()
-		if err := waitPeersKnown(ctx, r, nodes, podCIDRs, 60*time.Second); err != nil {
-			return &proc.ComponentError{Component: drv.Name() + " (between nodes)", LogPath: c.sup.LogPath(agent), Err: err}
+		if n, err := waitPeersKnown(ctx, r, nodes, podCIDRs, 60*time.Second); err != nil {
+			return &proc.ComponentError{Component: drv.Name() + " (between nodes)", LogPath: c.sup.LogPath(agent[n.Name]), Err: err}
 		}
 		c.logf("pods carried between nodes by %s (%s after the enforcer was ready)", r.BetweenNodes(), time.Since(tr).Round(100*time.Millisecond))
 	}
@@ -454,7 +454,7 @@ func (c *Cluster) checkPrevious(ctx context.Context, drv enforcer.Driver) (bool,
 		return false, fmt.Errorf("a previous cluster in %s is partly running (running: %v, exited: %v): run `local down` first", c.opts.StateDir, running, stopped)
 	}
 	if rec.UpAt == nil {
-		return false, fmt.Errorf("a previous `local up` in %s stopped before the cluster was up, its components still running: run `local down` first", c.opts.StateDir)
+		return false, fmt.Errorf("a previous `local up` in %s stopped before the cluster was up (or was run by a netpol-conformance older than this one), its components still running: run `local down` first", c.opts.StateDir)
 	}
 	if rec.Enforcer != drv.Name() || rec.LeakInjection != c.opts.LeakInjection {
 		return false, fmt.Errorf("a cluster with enforcer %s (leak injection %t) is already up in %s: run `local down` before `up --enforcer %s` (leak injection %t)", rec.Enforcer, rec.LeakInjection, c.opts.StateDir, drv.Name(), c.opts.LeakInjection)
@@ -465,6 +465,16 @@ func (c *Cluster) checkPrevious(ctx context.Context, drv enforcer.Driver) (bool,
 	for _, name := range rec.nodeNames() {
 		if err := c.waitNodeReady(ctx, name, 10*time.Second); err != nil {
 			return false, fmt.Errorf("a cluster is running in %s but its node is not Ready (%v): run `local down` first", c.opts.StateDir, err)
+		}
+	}
+	if r, ok := drv.(enforcer.NodeRouter); ok && len(rec.Nodes) > 1 {
+		// Plain routes stay; a BGP session or a tunnel endpoint may not.
+		podCIDRs := map[string]string{}
+		for _, n := range rec.Nodes {
+			podCIDRs[n.Name] = n.Params.NodePodCIDR
+		}
+		if _, err := waitPeersKnown(ctx, r, c.nodes(len(rec.Nodes)), podCIDRs, 10*time.Second); err != nil {
+			return false, fmt.Errorf("a cluster is running in %s but its pods are not carried between nodes (%v): run `local down` first", c.opts.StateDir, err)
 		}
 	}
 	c.logf("cluster already up with enforcer %s; reusing it", rec.Enforcer)

@@ -242,7 +242,7 @@ func (Calico) PeerKnown(_, peerCIDR string) []string {
 		// The harness gives a parsed CIDR; an empty command never passes.
 		return nil
 	}
-	return []string{"ip", "-4", "neigh", "show", tunnel, "dev", calicoVXLANDevice}
+	return []string{"ip", "-4", "neigh", "show", tunnel, "dev", calicoVXLANDevice, "nud", "permanent"}
 }
 
 // VisibleInCluster: the suite detects Calico from its CRDs and
@@ -275,7 +275,7 @@ func (Calico) CNIConflist(env Env) ([]byte, error) {
 				// No calico/node writes /var/lib/calico/nodename here.
 				"nodename":               env.NodeName,
 				"nodename_file_optional": true,
-				"mtu":                    1500,
+				"mtu":                    calicoPodMTU(env),
 				"ipam": map[string]any{
 					"type": "host-local",
 					// Replaced by the node's spec.podCIDR before the
@@ -300,6 +300,16 @@ func (Calico) CNIConflist(env Env) ([]byte, error) {
 		return nil, fmt.Errorf("encoding calico conflist: %w", err)
 	}
 	return append(b, '\n'), nil
+}
+
+// calicoPodMTU is the pods' MTU: the fabric's and the host's 1500, less
+// VXLAN's 50 bytes of headers between namespace nodes (what Felix gives
+// vxlan.calico), so that no pod sends what the tunnel cannot carry.
+func calicoPodMTU(env Env) int {
+	if env.onFabric() {
+		return 1500 - 50
+	}
+	return 1500
 }
 
 // calicoGateway is the next hop Calico's CNI plugin gives every pod: no

@@ -30,16 +30,15 @@ type Env struct {
 	// EnforcerUser is the user name in Kubeconfig's client certificate.
 	EnforcerUser string
 	NodeName     string
-	// NodeIP is the node's fabric address when it is one of the namespace
-	// nodes of a multi-node cluster; empty for the host node of a
-	// one-node cluster.
+	// NodeIP is the node's address: its fabric address on a namespace
+	// node, the host's on the host node of a one-node cluster.
 	NodeIP string
 	// Nodes is how many nodes the cluster has: on more than one, every
 	// node is a namespace node on the fabric, where whatever the enforcer
 	// changes ends with the node.
 	Nodes int
-	// PodCIDR is the node's pod CIDR once the controller manager has
-	// given it one (namespace nodes only).
+	// PodCIDR is the node's pod CIDR: on a namespace node the one the
+	// controller manager gave it, set before the enforcer starts there.
 	PodCIDR     string
 	ClusterCIDR string
 	ServiceCIDR string
@@ -134,7 +133,8 @@ type NodePreparer interface {
 
 // NodeRouter is implemented by a driver whose enforcer carries pods'
 // traffic between the namespace nodes of a multi-node cluster by a
-// mechanism of its own (kube-router's BGP routes, Cilium's VXLAN tunnel),
+// mechanism of its own (kube-router's BGP routes, Calico's and Cilium's
+// VXLAN tunnels),
 // as it would between a real cluster's machines. The harness then gives
 // the nodes no plain routes to each other's pod CIDRs (the host still gets
 // its own), and once the enforcer is ready on every node it waits until

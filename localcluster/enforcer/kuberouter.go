@@ -94,6 +94,7 @@ func (k KubeRouter) Processes(env Env) []proc.Spec {
 		)
 		spec.Ports = append(spec.Ports,
 			net.JoinHostPort(env.NodeIP, fmt.Sprint(kubeRouterBGPPort)),
+			net.JoinHostPort(env.NodeIP, fmt.Sprint(kubeRouterGoBGPPort)),
 			net.JoinHostPort("127.0.0.1", fmt.Sprint(kubeRouterGoBGPPort)),
 		)
 	}
@@ -103,9 +104,13 @@ func (k KubeRouter) Processes(env Env) []proc.Spec {
 // BetweenNodes: the routing controller's iBGP routes (Processes).
 func (KubeRouter) BetweenNodes() string { return "kube-router's iBGP routes" }
 
-// PeerKnown: the route it learnt for the peer's pod CIDR.
+// kubeRouterRouteProto marks the routes kube-router installs (its
+// zebra protocol number, 0x11).
+const kubeRouterRouteProto = "17"
+
+// PeerKnown: the route it learnt by BGP for the peer's pod CIDR.
 func (KubeRouter) PeerKnown(peerIP, peerCIDR string) []string {
-	return []string{"ip", "-4", "route", "show", "exact", peerCIDR, "via", peerIP}
+	return []string{"ip", "-4", "route", "show", "exact", peerCIDR, "via", peerIP, "proto", kubeRouterRouteProto}
 }
 
 // Ready waits for kube-router's health endpoint, which turns 200 once the
