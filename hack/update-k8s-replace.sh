@@ -3,7 +3,13 @@
 # version's own go.mod: every "k8s.io/X => ./staging/..." line there becomes
 # "k8s.io/X => k8s.io/X v0.<minor>.<patch>" here, because k8s.io/kubernetes
 # requires its staging modules at v0.0.0 and resolves them only through
-# those replace lines. Usage: hack/update-k8s-replace.sh [v1.34.x]
+# those replace lines. Every other module that go.mod requires is pinned
+# to the version it requires too: the Kubernetes components and the e2e
+# framework are then built with the dependency set their release was
+# tested with, whatever newer versions our other dependencies ask for
+# (sigs.k8s.io/network-policy-api's go.mod asks for Kubernetes 1.36's,
+# though its API types need only apimachinery).
+# Usage: hack/update-k8s-replace.sh [v1.34.x]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOSUMDB=off
@@ -24,6 +30,12 @@ mv go.mod.tmp go.mod
 	echo "replace ("
 	awk '$2 == "=>" && $3 ~ /^\.\/staging\// {print $1}' "$gomod" | sort | while read -r mod; do
 		printf '\t%s => %s %s\n' "$mod" "$mod" "$staging"
+	done
+	echo
+	awk '/^require \(/ {req = 1; next}
+		req && /^\)/ {req = 0}
+		req && NF >= 2 && $2 != "v0.0.0" {print $1, $2}' "$gomod" | sort | while read -r mod ver; do
+		printf '\t%s => %s %s\n' "$mod" "$mod" "$ver"
 	done
 	echo ")"
 } >>go.mod

@@ -30,6 +30,9 @@ import (
 type Model struct {
 	endpoints map[string]*endpoint
 	policies  []*policy
+	// admin and baseline are the cluster-wide tiers, each sorted by
+	// priority.
+	admin, baseline []*tierPolicy
 	// rulesMatchBothWays is a CNI's reading (see Reading), never the
 	// spec's: set only by NewReading.
 	rulesMatchBothWays bool
@@ -72,6 +75,12 @@ type peer struct {
 // problem, when a policy has a selector or CIDR that cannot be parsed, or the
 // topology has an address that cannot.
 func New(topo *topology.Topology, policies []networkingv1.NetworkPolicy) (*Model, error) {
+	return NewTiered(topo, policies, ClusterPolicies{})
+}
+
+// NewTiered is New with cluster-wide policies too: the Admin tier, then
+// the NetworkPolicies, then the Baseline tier.
+func NewTiered(topo *topology.Topology, policies []networkingv1.NetworkPolicy, cluster ClusterPolicies) (*Model, error) {
 	eps, err := topo.Endpoints()
 	if err != nil {
 		return nil, fmt.Errorf("topology: %w", err)
@@ -98,6 +107,7 @@ func New(topo *topology.Topology, policies []networkingv1.NetworkPolicy) (*Model
 			errs = append(errs, fmt.Errorf("policy %s: %w", p.key, err))
 		}
 	}
+	errs = append(errs, m.compileClusterPolicies(cluster))
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -255,6 +265,11 @@ func (m *Model) Evaluate(t Traffic) (Verdict, error) {
 		// access to itself)".
 		v.Allowed = true
 		v.ImplementationDefined = append(v.ImplementationDefined, Loopback)
+	case v.Egress.clusterWide() || v.Ingress.clusterWide():
+		// A cluster-wide tier decided a side: nodes and networks are
+		// peers it may name ("Nodes defines a way to select a set of
+		// nodes in the cluster"), and NetworkPolicy's exception for the
+		// pod's own node is the NetworkPolicy tier's.
 	case namedNode(from) && to.IsPod() && to.Pod.Node != "" || namedNode(to) && from.IsPod() && from.Pod.Node != "":
 		m.nodeAndPod(&v, from, to)
 	case isNode(from) || isNode(to):
@@ -270,6 +285,9 @@ func (m *Model) Evaluate(t Traffic) (Verdict, error) {
 	}
 	if t.Established {
 		v.ImplementationDefined = append(v.ImplementationDefined, EstablishedConnection)
+	}
+	if v.Egress.PriorityTie || v.Ingress.PriorityTie {
+		v.ImplementationDefined = append(v.ImplementationDefined, PriorityTie)
 	}
 	return v, nil
 }
@@ -382,7 +400,7 @@ func (m *Model) side(dir networkingv1.PolicyType, subject, other *endpoint, t Tr
 	// NetworkPolicy that both selects the pod and has "Egress" in its
 	// policyTypes" (and likewise for ingress).
 	if len(applied) == 0 {
-		return s
+		return m.tiers(s, subject, other, dst, t)
 	}
 	s.Allowed = false
 	for _, p := range applied {
@@ -401,7 +419,19 @@ func (m *Model) side(dir networkingv1.PolicyType, subject, other *endpoint, t Tr
 		}
 	}
 	s.Allowed = len(s.AllowedBy) > 0
-	return s
+	return m.tiers(s, subject, other, dst, t)
+}
+
+// tiers puts the NetworkPolicy tier's decision s between the cluster-wide
+// tiers, when there are any.
+func (m *Model) tiers(s Side, subject, other, dst *endpoint, t Traffic) Side {
+	if len(m.admin) == 0 && len(m.baseline) == 0 {
+		if s.Isolated() {
+			s.DecidedBy = TierNetworkPolicy
+		}
+		return s
+	}
+	return m.tierSide(s, subject, other, dst, t)
 }
 
 // otherWay is the RulesMatchBothWays reading at subject: the rules of p

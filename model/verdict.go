@@ -50,6 +50,12 @@ const (
 	// conformant. It never appears on a Verdict: the suite reports the
 	// observed mode per cell under this name.
 	DenialMode Undefined = "denial-mode"
+	// PriorityTie: cluster-wide policies of one tier and one priority
+	// that match the same connection with different outcomes: "the
+	// implementation can apply any of the matching policies to the
+	// connection, and there is no way for the user to reliably determine
+	// which one it will choose" (network-policy-api, spec.priority).
+	PriorityTie Undefined = "priority-tie"
 )
 
 // Verdict is the model's decision for one Traffic, with its reasons.
@@ -85,7 +91,19 @@ type Side struct {
 	// AllowedBy lists every rule that allows the traffic, in policy order.
 	AllowedBy []RuleRef
 	Allowed   bool
+	// Chain lists the cluster-wide rules that matched, in the order the
+	// tiers met them: a Pass, then what decided.
+	Chain []TierDecision
+	// DecidedBy is the tier that decided; empty when none did and the
+	// default ("all pods can communicate with each other") applies.
+	DecidedBy Tier
+	// PriorityTie marks a decision among cluster-wide policies of equal
+	// priority that would decide differently.
+	PriorityTie bool
 }
+
+// clusterWide reports whether a cluster-wide tier decided this side.
+func (s Side) clusterWide() bool { return s.DecidedBy == TierAdmin || s.DecidedBy == TierBaseline }
 
 // Isolated reports whether any policy isolates the subject in this
 // direction.
@@ -147,6 +165,9 @@ func (v Verdict) Explain() string {
 
 func (s Side) explain() string {
 	dir := strings.ToLower(string(s.Direction))
+	if len(s.Chain) > 0 {
+		return fmt.Sprintf("%s at %s: %s", dir, s.Subject, s.chain())
+	}
 	switch {
 	case s.Subject == "":
 		return fmt.Sprintf("%s: endpoint is not a pod; no NetworkPolicy applies", dir)
@@ -161,4 +182,36 @@ func (s Side) explain() string {
 	default:
 		return fmt.Sprintf("%s at %s: denied, isolated by %s and no %s rule allows it", dir, s.Subject, strings.Join(s.Isolating, ", "), dir)
 	}
+}
+
+// chain renders the tiers that decided, e.g. "[Admin cnp/deny-db prio 10
+// ingress[1]] Pass → [NetworkPolicy shop/allow-web ingress[0] ...] Allow".
+func (s Side) chain() string {
+	steps := make([]string, 0, len(s.Chain)+1)
+	for _, d := range s.Chain {
+		steps = append(steps, d.String())
+	}
+	answer := "Deny"
+	if s.Allowed {
+		answer = "Allow"
+	}
+	switch {
+	case s.clusterWide():
+		// The last step decided.
+	case s.DecidedBy == TierNetworkPolicy && s.Allowed:
+		refs := make([]string, len(s.AllowedBy))
+		for i, r := range s.AllowedBy {
+			refs[i] = r.String()
+		}
+		steps = append(steps, fmt.Sprintf("[%s %s] %s", TierNetworkPolicy, strings.Join(refs, "; "), answer))
+	case s.DecidedBy == TierNetworkPolicy:
+		steps = append(steps, fmt.Sprintf("[%s isolated by %s, no rule allows] %s", TierNetworkPolicy, strings.Join(s.Isolating, ", "), answer))
+	default:
+		steps = append(steps, "[default: no tier decided] "+answer)
+	}
+	out := strings.Join(steps, " → ")
+	if s.PriorityTie {
+		out += " (policies of equal priority decide differently: implementation-defined)"
+	}
+	return out
 }

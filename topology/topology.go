@@ -76,6 +76,9 @@ type External struct {
 	// probed from it. A peer that selects pods may select it, which is
 	// where implementations differ (hostNetwork pods are undefined).
 	Prober string `json:"prober,omitempty"`
+	// Labels, with Node, are the node's labels: a cluster-wide policy's
+	// nodes peer selects nodes by them.
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // PodKey names a pod as "namespace/name", the form used in truth tables.
