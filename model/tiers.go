@@ -99,11 +99,12 @@ const (
 	ActionPass   Action = "Pass"
 )
 
-// Kinds of cluster-wide policy, as a decision names them.
+// Kinds of cluster-wide policy as a decision names them: "cnp/<name>",
+// as kubectl's short names do.
 const (
-	kindANP  = "anp"
-	kindBANP = "banp"
-	kindCNP  = "cnp"
+	ShortAdminNetworkPolicy         = "anp"
+	ShortBaselineAdminNetworkPolicy = "banp"
+	ShortClusterNetworkPolicy       = "cnp"
 )
 
 // TierDecision is one cluster-wide rule that matched the traffic, in the
@@ -409,7 +410,7 @@ func (m *Model) compileClusterPolicies(c ClusterPolicies) error {
 }
 
 func compileANP(p *anpv1alpha1.AdminNetworkPolicy) (*tierPolicy, error) {
-	tp := &tierPolicy{tier: TierAdmin, ref: kindANP + "/" + p.Name, priority: p.Spec.Priority, hasPriority: true}
+	tp := &tierPolicy{tier: TierAdmin, ref: ShortAdminNetworkPolicy + "/" + p.Name, priority: p.Spec.Priority, hasPriority: true}
 	var errs []error
 	errs = append(errs, tp.compileSubject(p.Spec.Subject.Namespaces, anpPods(p.Spec.Subject.Pods)))
 	for i, r := range p.Spec.Ingress {
@@ -426,7 +427,7 @@ func compileANP(p *anpv1alpha1.AdminNetworkPolicy) (*tierPolicy, error) {
 }
 
 func compileBANP(p *anpv1alpha1.BaselineAdminNetworkPolicy) (*tierPolicy, error) {
-	tp := &tierPolicy{tier: TierBaseline, ref: kindBANP + "/" + p.Name}
+	tp := &tierPolicy{tier: TierBaseline, ref: ShortBaselineAdminNetworkPolicy + "/" + p.Name}
 	var errs []error
 	errs = append(errs, tp.compileSubject(p.Spec.Subject.Namespaces, anpPods(p.Spec.Subject.Pods)))
 	for i, r := range p.Spec.Ingress {
@@ -451,7 +452,7 @@ func compileCNP(p *cnpv1beta1.ClusterNetworkPolicy) (*tierPolicy, error) {
 	if p.Spec.Tier == cnpv1beta1.BaselineTier {
 		tier = TierBaseline
 	}
-	tp := &tierPolicy{tier: tier, ref: kindCNP + "/" + p.Name, priority: p.Spec.Priority, hasPriority: true}
+	tp := &tierPolicy{tier: tier, ref: ShortClusterNetworkPolicy + "/" + p.Name, priority: p.Spec.Priority, hasPriority: true}
 	var errs []error
 	var pods *podsSelector
 	if sp := p.Spec.Subject.Pods; sp != nil {
