@@ -6,8 +6,12 @@
 package cases
 
 import (
+	"slices"
+
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+
+	"github.com/netpol-conformance/netpol-conformance/clusterpolicy"
 )
 
 // File is one family of cases, one YAML file.
@@ -32,6 +36,12 @@ type Case struct {
 	// Policies are created before anything is probed. ipBlock CIDRs may
 	// refer to pod IPs as $(ns/pod), e.g. "$(y/b)/32".
 	Policies []networkingv1.NetworkPolicy `json:"policies,omitempty"`
+	// ClusterPolicies are cluster-wide policies (AdminNetworkPolicy,
+	// BaselineAdminNetworkPolicy, ClusterNetworkPolicy), created with
+	// Policies. They touch the whole cluster, so a case that has them
+	// runs alone, and only where the cluster serves and enforces their
+	// API. networks may refer to pod IPs as $(ns/pod).
+	ClusterPolicies []clusterpolicy.Object `json:"clusterPolicies,omitempty"`
 	// Expect pins truth tables for the state after Policies are applied.
 	Expect []PinnedTable `json:"expect,omitempty"`
 	// Probes are single connections outside the pod matrix (to DNS, to the
@@ -75,12 +85,17 @@ type Probe struct {
 
 // Step is one change to the cluster. Exactly one action is set.
 type Step struct {
-	Description        string                      `json:"description,omitempty"`
-	CreatePolicy       *networkingv1.NetworkPolicy `json:"createPolicy,omitempty"`
-	UpdatePolicy       *networkingv1.NetworkPolicy `json:"updatePolicy,omitempty"`
-	DeletePolicy       *ObjectRef                  `json:"deletePolicy,omitempty"`
-	SetPodLabels       *PodLabels                  `json:"setPodLabels,omitempty"`
-	SetNamespaceLabels *NamespaceLabels            `json:"setNamespaceLabels,omitempty"`
+	Description  string                      `json:"description,omitempty"`
+	CreatePolicy *networkingv1.NetworkPolicy `json:"createPolicy,omitempty"`
+	UpdatePolicy *networkingv1.NetworkPolicy `json:"updatePolicy,omitempty"`
+	DeletePolicy *ObjectRef                  `json:"deletePolicy,omitempty"`
+	// CreateClusterPolicy, UpdateClusterPolicy and DeleteClusterPolicy
+	// change a cluster-wide policy.
+	CreateClusterPolicy *clusterpolicy.Object `json:"createClusterPolicy,omitempty"`
+	UpdateClusterPolicy *clusterpolicy.Object `json:"updateClusterPolicy,omitempty"`
+	DeleteClusterPolicy *ClusterObjectRef     `json:"deleteClusterPolicy,omitempty"`
+	SetPodLabels        *PodLabels            `json:"setPodLabels,omitempty"`
+	SetNamespaceLabels  *NamespaceLabels      `json:"setNamespaceLabels,omitempty"`
 	// Expect and Probes pin the state after this step.
 	Expect []PinnedTable `json:"expect,omitempty"`
 	Probes []Probe       `json:"probes,omitempty"`
@@ -90,6 +105,26 @@ type Step struct {
 type ObjectRef struct {
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
+}
+
+// ClusterObjectRef names a cluster-scoped object by kind and name.
+type ClusterObjectRef struct {
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+}
+
+// APIs lists the cluster-wide policy APIs the case uses, in
+// clusterpolicy.APIs order; none for a case of NetworkPolicies only.
+func (c *Case) APIs() []clusterpolicy.API {
+	objs := slices.Clone(c.ClusterPolicies)
+	for _, s := range c.Steps {
+		for _, o := range []*clusterpolicy.Object{s.CreateClusterPolicy, s.UpdateClusterPolicy} {
+			if o != nil {
+				objs = append(objs, *o)
+			}
+		}
+	}
+	return clusterpolicy.APIsOf(objs)
 }
 
 // PodLabels replaces the labels of one pod.

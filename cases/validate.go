@@ -2,6 +2,7 @@ package cases
 
 import (
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/netpol-conformance/netpol-conformance/clusterpolicy"
 	"github.com/netpol-conformance/netpol-conformance/model"
 	"github.com/netpol-conformance/netpol-conformance/reachability"
 	"github.com/netpol-conformance/netpol-conformance/topology"
@@ -70,6 +72,14 @@ func validateCase(c *Case, topo *topology.Topology) field.ErrorList {
 	for i := range c.Policies {
 		errs = append(errs, validatePolicyRefs(&c.Policies[i], field.NewPath("policies").Index(i), topo)...)
 	}
+	for i := range c.ClusterPolicies {
+		errs = append(errs, validateClusterPolicy(&c.ClusterPolicies[i], field.NewPath("clusterPolicies").Index(i), topo)...)
+	}
+	// A cluster serves one generation of the cluster-wide API and an
+	// enforcer implements one: a case that needs both runs nowhere.
+	if apis := c.APIs(); len(apis) > 1 {
+		errs = append(errs, field.Invalid(field.NewPath("clusterPolicies"), apis, "a case uses one API: AdminNetworkPolicy and BaselineAdminNetworkPolicy, or ClusterNetworkPolicy; split it in two"))
+	}
 	errs = append(errs, validateExpect(c.Expect, field.NewPath("expect"), topo)...)
 	errs = append(errs, validateProbes(c.Probes, field.NewPath("probes"), topo)...)
 	for i := range c.Steps {
@@ -112,9 +122,40 @@ func validatePolicyRefs(np *networkingv1.NetworkPolicy, fldPath *field.Path, top
 	return errs
 }
 
+// validateClusterPolicy checks a cluster-wide policy as its CRD would,
+// after its placeholders are resolved.
+func validateClusterPolicy(o *clusterpolicy.Object, fldPath *field.Path, topo *topology.Topology) field.ErrorList {
+	resolved, errs := resolveClusterPolicy(o, topo, fldPath)
+	unresolved := map[string]bool{}
+	for _, e := range errs {
+		unresolved[e.Field] = true
+	}
+	for _, e := range clusterpolicy.Validate(resolved, fldPath) {
+		// An unknown pod is already reported; its CIDR cannot be checked.
+		if !unresolved[e.Field] {
+			errs = append(errs, e)
+		}
+	}
+	return errs
+}
+
 func validateStep(s *Step, fldPath *field.Path, topo *topology.Topology) field.ErrorList {
 	var errs field.ErrorList
 	actions := 0
+	if s.CreateClusterPolicy != nil {
+		actions++
+		errs = append(errs, validateClusterPolicy(s.CreateClusterPolicy, fldPath.Child("createClusterPolicy"), topo)...)
+	}
+	if s.UpdateClusterPolicy != nil {
+		actions++
+		errs = append(errs, validateClusterPolicy(s.UpdateClusterPolicy, fldPath.Child("updateClusterPolicy"), topo)...)
+	}
+	if r := s.DeleteClusterPolicy; r != nil {
+		actions++
+		if _, ok := clusterKinds[r.Kind]; !ok || r.Name == "" {
+			errs = append(errs, field.Invalid(fldPath.Child("deleteClusterPolicy"), r.Kind+" "+r.Name, fmt.Sprintf("set kind (one of %s) and name of the cluster-wide policy to delete", strings.Join(slices.Sorted(maps.Keys(clusterKinds)), ", "))))
+		}
+	}
 	if s.CreatePolicy != nil {
 		actions++
 		errs = append(errs, validatePolicyRefs(s.CreatePolicy, fldPath.Child("createPolicy"), topo)...)
@@ -147,7 +188,7 @@ func validateStep(s *Step, fldPath *field.Path, topo *topology.Topology) field.E
 		}
 	}
 	if actions != 1 {
-		errs = append(errs, field.Invalid(fldPath, actions, "a step does exactly one of createPolicy, updatePolicy, deletePolicy, setPodLabels, setNamespaceLabels"))
+		errs = append(errs, field.Invalid(fldPath, actions, "a step does exactly one of createPolicy, updatePolicy, deletePolicy, createClusterPolicy, updateClusterPolicy, deleteClusterPolicy, setPodLabels, setNamespaceLabels"))
 	}
 	errs = append(errs, validateExpect(s.Expect, fldPath.Child("expect"), topo)...)
 	errs = append(errs, validateProbes(s.Probes, fldPath.Child("probes"), topo)...)
@@ -242,3 +283,12 @@ func setDiff(got, want []string) string {
 	}
 	return d
 }
+
+// clusterKinds are the kinds a deleteClusterPolicy step may name.
+var clusterKinds = func() map[string]bool {
+	kinds := map[string]bool{}
+	for _, r := range clusterpolicy.Resources {
+		kinds[r.Kind] = true
+	}
+	return kinds
+}()

@@ -176,6 +176,9 @@ func (o *Object) UnmarshalJSON(data []byte) error {
 	var meta struct {
 		APIVersion string `json:"apiVersion"`
 		Kind       string `json:"kind"`
+		Metadata   struct {
+			Name string `json:"name"`
+		} `json:"metadata"`
 	}
 	if err := json.Unmarshal(data, &meta); err != nil {
 		return err
@@ -203,14 +206,14 @@ func (o *Object) UnmarshalJSON(data []byte) error {
 	}
 	strict, err := kjson.UnmarshalStrict(data, into, kjson.DisallowDuplicateFields, kjson.DisallowUnknownFields)
 	if err != nil {
-		return fmt.Errorf("%s: %w", meta.Kind, err)
+		return fmt.Errorf("%s %q: %w", meta.Kind, meta.Metadata.Name, err)
 	}
 	if len(strict) > 0 {
 		msgs := make([]string, len(strict))
 		for i, e := range strict {
 			msgs[i] = e.Error()
 		}
-		return fmt.Errorf("%s: %s: remove or fix the spelling of each", meta.Kind, strings.Join(msgs, "; "))
+		return fmt.Errorf("%s %q: %s: remove or fix the spelling of each", meta.Kind, meta.Metadata.Name, strings.Join(msgs, "; "))
 	}
 	if alpha2 != nil {
 		cnp, err := model.ClusterNetworkPolicyFromV1alpha2(alpha2)
