@@ -3,6 +3,7 @@ package cases
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,13 +17,16 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/netpol-conformance/netpol-conformance/clusterpolicy"
 	"github.com/netpol-conformance/netpol-conformance/internal/strictyaml"
 	"github.com/netpol-conformance/netpol-conformance/topology"
 )
 
-// FromPolicyFiles builds a one-stage case from users' own NetworkPolicy
-// manifests (multi-document YAML, or kind: List), so they can check their
-// policies offline. Policies without a namespace get defaultNamespace.
+// FromPolicyFiles builds a one-stage case from users' own manifests
+// (multi-document YAML, or kind: List) of NetworkPolicies and cluster-wide
+// policies (AdminNetworkPolicy, BaselineAdminNetworkPolicy,
+// ClusterNetworkPolicy), so they can check their policies offline.
+// NetworkPolicies without a namespace get defaultNamespace.
 func FromPolicyFiles(paths []string, defaultNamespace string, topo *topology.Topology) (*Case, error) {
 	c := &Case{Name: "policies", Description: "policies from " + strings.Join(paths, ", ")}
 	var errs []error
@@ -31,11 +35,18 @@ func FromPolicyFiles(paths []string, defaultNamespace string, topo *topology.Top
 		if err != nil {
 			return nil, fmt.Errorf("reading policies: %w", err)
 		}
-		policies, err := decodePolicies(data)
+		policies, cluster, err := decodePolicies(data)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", path, err))
 			continue
 		}
+		for i := range cluster {
+			fld := field.NewPath(fmt.Sprintf("%s[%s]", path, cluster[i].Ref()))
+			for _, e := range validateClusterPolicy(&cluster[i], fld, topo) {
+				errs = append(errs, e)
+			}
+		}
+		c.ClusterPolicies = append(c.ClusterPolicies, cluster...)
 		for i := range policies {
 			if policies[i].Namespace == "" {
 				policies[i].Namespace = defaultNamespace
@@ -47,6 +58,9 @@ func FromPolicyFiles(paths []string, defaultNamespace string, topo *topology.Top
 		}
 		c.Policies = append(c.Policies, policies...)
 	}
+	if apis := c.APIs(); len(apis) > 1 {
+		errs = append(errs, fmt.Errorf("the files hold both %s and %s: a cluster serves one of these APIs, check them separately", apis[0], apis[1]))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -57,17 +71,18 @@ func FromPolicyFiles(paths []string, defaultNamespace string, topo *topology.Top
 }
 
 // decodePolicies reads every document of a YAML stream: NetworkPolicy
-// objects, or Lists of them.
-func decodePolicies(data []byte) ([]networkingv1.NetworkPolicy, error) {
+// objects, cluster-wide policies, or Lists of them.
+func decodePolicies(data []byte) ([]networkingv1.NetworkPolicy, []clusterpolicy.Object, error) {
 	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	var out []networkingv1.NetworkPolicy
+	var cluster []clusterpolicy.Object
 	for doc := 0; ; doc++ {
 		raw, err := reader.Read()
 		if errors.Is(err, io.EOF) {
-			return out, nil
+			return out, cluster, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("document %d: %w", doc, err)
+			return nil, nil, fmt.Errorf("document %d: %w", doc, err)
 		}
 		// An empty document, or one of comments only, holds no object.
 		if js, err := yaml.YAMLToJSON(raw); err == nil && (len(bytes.TrimSpace(js)) == 0 || string(bytes.TrimSpace(js)) == "null") {
@@ -77,27 +92,40 @@ func decodePolicies(data []byte) ([]networkingv1.NetworkPolicy, error) {
 		// strictly as that kind.
 		var meta metav1.TypeMeta
 		if err := yaml.Unmarshal(raw, &meta); err != nil {
-			return nil, fmt.Errorf("document %d: %w", doc, err)
+			return nil, nil, fmt.Errorf("document %d: %w", doc, err)
 		}
 		switch meta.Kind {
 		case "List", "NetworkPolicyList":
+			// A List may mix kinds, as kubectl get -o yaml writes them.
 			var list struct {
 				metav1.TypeMeta `json:",inline"`
 				metav1.ListMeta `json:"metadata,omitempty"`
-				Items           []networkingv1.NetworkPolicy `json:"items"`
+				Items           []json.RawMessage `json:"items"`
 			}
 			if err := strictyaml.Unmarshal(raw, &list); err != nil {
-				return nil, fmt.Errorf("document %d (%s): %w", doc, meta.Kind, err)
+				return nil, nil, fmt.Errorf("document %d (%s): %w", doc, meta.Kind, err)
 			}
-			out = append(out, list.Items...)
+			for i, item := range list.Items {
+				nps, cws, err := decodePolicies(item)
+				if err != nil {
+					return nil, nil, fmt.Errorf("document %d (%s) items[%d]: %w", doc, meta.Kind, i, err)
+				}
+				out, cluster = append(out, nps...), append(cluster, cws...)
+			}
 		case "NetworkPolicy", "":
 			var p networkingv1.NetworkPolicy
 			if err := strictyaml.Unmarshal(raw, &p); err != nil {
-				return nil, fmt.Errorf("document %d: %w", doc, err)
+				return nil, nil, fmt.Errorf("document %d: %w", doc, err)
 			}
 			out = append(out, p)
+		case clusterpolicy.KindAdminNetworkPolicy, clusterpolicy.KindBaselineAdminNetworkPolicy, clusterpolicy.KindClusterNetworkPolicy:
+			var o clusterpolicy.Object
+			if err := strictyaml.Unmarshal(raw, &o); err != nil {
+				return nil, nil, fmt.Errorf("document %d: %w", doc, err)
+			}
+			cluster = append(cluster, o)
 		default:
-			return nil, fmt.Errorf("document %d: kind %q is not a NetworkPolicy: pass only NetworkPolicy manifests", doc, meta.Kind)
+			return nil, nil, fmt.Errorf("document %d: kind %q is not a policy: pass NetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy or ClusterNetworkPolicy manifests", doc, meta.Kind)
 		}
 	}
 }

@@ -111,7 +111,7 @@ func TestCommandErrors(t *testing.T) {
 	}{
 		{[]string{"expect", "no-such-case"}, `no case named "no-such-case"`},
 		{[]string{"expect"}, "name at least one case"},
-		{[]string{"expect", "-f", bad}, `kind "Service" is not a NetworkPolicy`},
+		{[]string{"expect", "-f", bad}, `kind "Service" is not a policy`},
 		{[]string{"explain", "x/a", "x/b", "80/ICMP", "--case", "deny-all-ingress-in-x"}, `protocol "ICMP"`},
 		{[]string{"explain", "x/a", "q/b", "80", "--case", "deny-all-ingress-in-x"}, `unknown destination "q/b"`},
 		{[]string{"list", "-o", "yaml"}, `--output "yaml"`},

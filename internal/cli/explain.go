@@ -113,6 +113,12 @@ type SideOutput struct {
 	// AllowedBy are the rules that allow the connection, each as
 	// "ns/name ingress[0] from[1] ports[0]".
 	AllowedBy []string `json:"allowedBy"`
+	// DecidedBy is the tier that decided: Admin, NetworkPolicy or
+	// Baseline; empty when none did and every connection is allowed.
+	DecidedBy model.Tier `json:"decidedBy,omitempty"`
+	// Chain lists the cluster-wide rules that matched, in order, each as
+	// "[Admin cnp/name prio 10 ingress[1]] Pass".
+	Chain []string `json:"chain,omitempty"`
 }
 
 func explainJSON(caseName string, stage int, stageName string, v model.Verdict) ExplainOutput {
@@ -123,6 +129,10 @@ func explainJSON(caseName string, stage int, stageName string, v model.Verdict) 
 		}
 		for _, r := range s.AllowedBy {
 			out.AllowedBy = append(out.AllowedBy, r.String())
+		}
+		out.DecidedBy = s.DecidedBy
+		for _, d := range s.Chain {
+			out.Chain = append(out.Chain, d.String())
 		}
 		return out
 	}
