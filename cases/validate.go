@@ -9,7 +9,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -73,7 +75,9 @@ func validateCase(c *Case, topo *topology.Topology) field.ErrorList {
 		errs = append(errs, validatePolicyRefs(&c.Policies[i], field.NewPath("policies").Index(i), topo)...)
 	}
 	for i := range c.ClusterPolicies {
-		errs = append(errs, validateClusterPolicy(&c.ClusterPolicies[i], field.NewPath("clusterPolicies").Index(i), topo)...)
+		path := field.NewPath("clusterPolicies").Index(i)
+		errs = append(errs, validateClusterPolicy(&c.ClusterPolicies[i], path, topo)...)
+		errs = append(errs, validateSubjectScope(&c.ClusterPolicies[i], path, topo)...)
 	}
 	// A cluster serves one generation of the cluster-wide API and an
 	// enforcer implements one: a case that needs both runs nowhere.
@@ -139,16 +143,38 @@ func validateClusterPolicy(o *clusterpolicy.Object, fldPath *field.Path, topo *t
 	return errs
 }
 
+// validateSubjectScope keeps a case's cluster-wide policy to the
+// scenario's namespaces: on a cluster, a subject that selects kube-system
+// would cut the cluster's DNS, and one that selects every namespace would
+// reach the suite itself and every workload. (The suite also limits each
+// subject to its run's namespaces when it sends the policy.)
+func validateSubjectScope(o *clusterpolicy.Object, fldPath *field.Path, topo *topology.Topology) field.ErrorList {
+	sel, err := metav1.LabelSelectorAsSelector(o.SubjectNamespaces())
+	if err != nil || o.SubjectNamespaces() == nil {
+		return nil // reported by validateClusterPolicy
+	}
+	var errs field.ErrorList
+	for i := range topo.Namespaces {
+		ns := &topo.Namespaces[i]
+		if !slices.Contains(topology.StandardNamespaces, ns.Name) && sel.Matches(labels.Set(ns.NamespaceLabels())) {
+			errs = append(errs, field.Invalid(fldPath.Child("spec", "subject"), ns.Name, fmt.Sprintf("the subject selects namespace %s: a case applies cluster-wide policies to its own namespaces (%s) only; select them by label, e.g. {matchExpressions: [{key: ns, operator: Exists}]}", ns.Name, strings.Join(topology.StandardNamespaces, ", "))))
+		}
+	}
+	return errs
+}
+
 func validateStep(s *Step, fldPath *field.Path, topo *topology.Topology) field.ErrorList {
 	var errs field.ErrorList
 	actions := 0
 	if s.CreateClusterPolicy != nil {
 		actions++
 		errs = append(errs, validateClusterPolicy(s.CreateClusterPolicy, fldPath.Child("createClusterPolicy"), topo)...)
+		errs = append(errs, validateSubjectScope(s.CreateClusterPolicy, fldPath.Child("createClusterPolicy"), topo)...)
 	}
 	if s.UpdateClusterPolicy != nil {
 		actions++
 		errs = append(errs, validateClusterPolicy(s.UpdateClusterPolicy, fldPath.Child("updateClusterPolicy"), topo)...)
+		errs = append(errs, validateSubjectScope(s.UpdateClusterPolicy, fldPath.Child("updateClusterPolicy"), topo)...)
 	}
 	if r := s.DeleteClusterPolicy; r != nil {
 		actions++

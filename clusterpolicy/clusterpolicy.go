@@ -141,6 +141,32 @@ func (o *Object) DeepCopy() *Object {
 	return out
 }
 
+// SubjectNamespaces is the selector of the namespaces whose pods the
+// policy applies to: its namespaces subject, or its pods subject's
+// namespaceSelector.
+func (o *Object) SubjectNamespaces() *metav1.LabelSelector {
+	switch {
+	case o.AdminNetworkPolicy != nil:
+		return anpSubjectNamespaces(o.AdminNetworkPolicy.Spec.Subject)
+	case o.BaselineAdminNetworkPolicy != nil:
+		return anpSubjectNamespaces(o.BaselineAdminNetworkPolicy.Spec.Subject)
+	case o.ClusterNetworkPolicy != nil:
+		s := o.ClusterNetworkPolicy.Spec.Subject
+		if s.Pods != nil {
+			return &s.Pods.NamespaceSelector
+		}
+		return s.Namespaces
+	}
+	return nil
+}
+
+func anpSubjectNamespaces(s anpv1alpha1.AdminNetworkPolicySubject) *metav1.LabelSelector {
+	if s.Pods != nil {
+		return &s.Pods.NamespaceSelector
+	}
+	return s.Namespaces
+}
+
 // typed is the API object o holds.
 func (o *Object) typed() any {
 	switch {

@@ -33,6 +33,9 @@ type Model struct {
 	// admin and baseline are the cluster-wide tiers, each sorted by
 	// priority.
 	admin, baseline []*tierPolicy
+	// nodeLabels are the labels of every known node (an external with a
+	// NodeName), by address: what a nodes peer selects.
+	nodeLabels map[netip.Addr]labels.Set
 	// rulesMatchBothWays is a CNI's reading (see Reading), never the
 	// spec's: set only by NewReading.
 	rulesMatchBothWays bool
@@ -85,9 +88,12 @@ func NewTiered(topo *topology.Topology, policies []networkingv1.NetworkPolicy, c
 	if err != nil {
 		return nil, fmt.Errorf("topology: %w", err)
 	}
-	m := &Model{endpoints: make(map[string]*endpoint, len(eps))}
+	m := &Model{endpoints: make(map[string]*endpoint, len(eps)), nodeLabels: map[netip.Addr]labels.Set{}}
 	for i := range eps {
 		e := &endpoint{Endpoint: eps[i]}
+		if namedNode(e) {
+			m.nodeLabels[e.Addr] = labels.Set(e.External.Labels)
+		}
 		if e.IsPod() {
 			e.podLabels = labels.Set(e.Pod.Labels)
 			e.nsLabels = labels.Set(e.Namespace.NamespaceLabels())

@@ -190,11 +190,13 @@ func (p *tierPolicy) selectsSubject(e *endpoint) bool {
 	return p.subjectPodNS.Matches(e.nsLabels) && p.subjectPods.Matches(e.podLabels)
 }
 
-func (r tierRule) matchesPeer(e *endpoint) bool {
-	return slices.ContainsFunc(r.peers, func(p tierPeer) bool { return p.matches(e) })
+func (r tierRule) matchesPeer(e *endpoint, nodes map[netip.Addr]labels.Set) bool {
+	return slices.ContainsFunc(r.peers, func(p tierPeer) bool { return p.matches(e, nodes) })
 }
 
-func (p tierPeer) matches(e *endpoint) bool {
+// matches reports whether the peer selects e; nodes are the labels of
+// every known node by address.
+func (p tierPeer) matches(e *endpoint, nodes map[netip.Addr]labels.Set) bool {
 	switch {
 	case p.any:
 		// A peer with no field set: "If an implementation sees no
@@ -209,11 +211,11 @@ func (p tierPeer) matches(e *endpoint) bool {
 	case p.isNodes:
 		// "It selects the nodeIPs as the peer type by matching on the
 		// IPs present in the node.Status.Addresses field of the node":
-		// a node's address, which its host-network pods share.
-		if isNode(e) {
-			return p.nodes.Matches(labels.Set(e.External.Labels))
-		}
-		return false
+		// a node's address, which its host-network pods share. Only
+		// the addresses of known nodes: an address merely on a node
+		// (the API server's, where nodes are not known) is not one.
+		ls, ok := nodes[e.Addr]
+		return ok && p.nodes.Matches(ls)
 	}
 	// "Note that host-networked pods are not included in this type of
 	// peer."
@@ -276,7 +278,7 @@ func (m *Model) tierMatches(policies []*tierPolicy, dir networkingv1.PolicyType,
 		// object (all of which share the priority) will be determined by
 		// the order in which the rule is written."
 		for i, r := range rules {
-			if !r.matchesPeer(other) || !r.matchesPort(dst, t.Port, t.Protocol) {
+			if !r.matchesPeer(other, m.nodeLabels) || !r.matchesPort(dst, t.Port, t.Protocol) {
 				continue
 			}
 			d := TierDecision{Tier: p.tier, Policy: p.ref, Priority: p.priority, HasPriority: p.hasPriority, Direction: dir, Rule: i, RuleName: r.name, Action: r.action}

@@ -402,6 +402,9 @@ func TestTierNodes(t *testing.T) {
 		topology.External{Name: "node-1", IP: "10.30.0.1", Node: true, NodeName: "n1", Labels: map[string]string{"role": "cp"}},
 		topology.External{Name: "node-2", IP: "10.30.0.2", Node: true, NodeName: "n2", Labels: map[string]string{"role": "worker"}})
 	topo.Namespace("x").Pods[0].Node = "n1"
+	topo.Namespaces = append(topo.Namespaces, topology.Namespace{Name: "nodes", Pods: []topology.Pod{
+		{Name: "node-1", IP: "10.30.0.1", HostNetwork: true, Node: "n1"},
+	}})
 	nps, cw := tiered(t, `
 apiVersion: policy.networking.k8s.io/v1beta1
 kind: ClusterNetworkPolicy
@@ -418,7 +421,13 @@ spec:
 	for _, tc := range []struct {
 		to      string
 		allowed bool
-	}{{"node-1", false}, {"node-2", true}} {
+	}{
+		{"node-1", false}, {"node-2", true},
+		// A host-network pod has its node's address.
+		{"nodes/node-1", false},
+		// The API server's address is on a node, but not a known node's.
+		{"apiserver", true},
+	} {
 		v, err := m.Evaluate(Traffic{From: "x/a", To: tc.to, Port: 80, Protocol: corev1.ProtocolTCP})
 		if err != nil {
 			t.Fatal(err)
