@@ -106,6 +106,24 @@ type Footprint struct {
 	Files []string
 }
 
+// ClusterWidePolicies is implemented by a driver whose enforcer enforces
+// a cluster-wide policy API of SIG Network's network-policy-api
+// (AdminNetworkPolicy, ClusterNetworkPolicy). `local up` installs the
+// CRDs its release understands before it starts the enforcer, so the
+// cluster serves exactly the API the enforcer implements; a driver
+// without it gets none, and the suite skips those families.
+type ClusterWidePolicies interface {
+	ClusterWideCRDs() CRDs
+}
+
+// CRDs are CustomResourceDefinition manifests shipped in a Go module, read
+// from the module cache (downloaded like any module).
+type CRDs struct {
+	Module, Version string
+	// Files are relative to the module's root.
+	Files []string
+}
+
 // PodNetwork is implemented by a driver that wires pods with a CNI plugin
 // of its own instead of the harness's bridge (the default for every other
 // driver).
