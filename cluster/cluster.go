@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -28,6 +29,7 @@ import (
 
 	"github.com/netpol-conformance/netpol-conformance/agent"
 	"github.com/netpol-conformance/netpol-conformance/cases"
+	"github.com/netpol-conformance/netpol-conformance/clusterpolicy"
 	"github.com/netpol-conformance/netpol-conformance/probing"
 	"github.com/netpol-conformance/netpol-conformance/reachability"
 	"github.com/netpol-conformance/netpol-conformance/topology"
@@ -57,6 +59,9 @@ type Options struct {
 // Cluster is the standard topology living in a real cluster.
 type Cluster struct {
 	client kubernetes.Interface
+	// dyn sends the cluster-wide policies, whose kinds are CRDs the
+	// cluster may not serve.
+	dyn    dynamic.Interface
 	config *rest.Config
 	opts   Options
 	names  Names
@@ -76,9 +81,13 @@ type Cluster struct {
 	udpMu      sync.Mutex
 	udpNext    int
 	udpWrapped time.Time
+	// ClusterAPIs is what the cluster serves of the cluster-wide policy
+	// APIs.
+	ClusterAPIs ClusterPolicyAPIs
 	// applied is what the cluster holds now.
 	applied struct {
 		policies []networkingv1.NetworkPolicy // logical namespaces
+		cluster  []clusterpolicy.Object       // logical names
 		topo     *topology.Topology
 	}
 }
@@ -90,6 +99,15 @@ func Setup(ctx context.Context, client kubernetes.Interface, config *rest.Config
 	c := &Cluster{client: client, config: config, opts: opts, names: Names{}, Topology: topology.Standard()}
 	for _, ns := range topology.StandardNamespaces {
 		c.names[ns] = fmt.Sprintf("netpol-%s-%s", opts.RunID, ns)
+	}
+	var err error
+	if c.ClusterAPIs, err = DiscoverClusterPolicyAPIs(client.Discovery()); err != nil {
+		return c, err
+	}
+	if config != nil {
+		if c.dyn, err = dynamic.NewForConfig(config); err != nil {
+			return c, fmt.Errorf("creating a dynamic client: %w", err)
+		}
 	}
 	// On two or more nodes the pods alternate between them, so that every
 	// source has targets on its own node and on another: cross-node is
@@ -294,6 +312,9 @@ func (c *Cluster) Apply(ctx context.Context, s *cases.Stage) error {
 			}
 		}
 	}
+	if err := c.applyClusterPolicies(ctx, s.ClusterPolicies); err != nil {
+		return err
+	}
 	if err := c.applyLabels(ctx, s.Topology); err != nil {
 		return err
 	}
@@ -348,22 +369,47 @@ func (c *Cluster) Reset(ctx context.Context) error {
 		}
 	}
 	c.applied.policies = nil
+	// Every cluster-wide policy of this run, also one an interrupted
+	// Apply created without recording it.
+	if c.dyn != nil && len(c.ClusterAPIs) > 0 {
+		objs, err := RunClusterPolicies(ctx, c.dyn, c.ClusterAPIs, c.opts.RunID)
+		if err != nil {
+			return err
+		}
+		if err := DeleteClusterObjects(ctx, c.dyn, objs); err != nil {
+			return err
+		}
+	}
+	c.applied.cluster = nil
 	return c.applyLabels(ctx, c.Topology)
 }
 
-// Teardown deletes every namespace of this run.
+// Teardown deletes every namespace and cluster-wide policy of this run.
 func (c *Cluster) Teardown(ctx context.Context) error {
-	return DeleteRun(ctx, c.client, c.opts.RunID)
+	return DeleteRun(ctx, c.client, c.dyn, c.opts.RunID)
 }
 
-// DeleteRun deletes the namespaces a run labelled, whether or not its
-// process is still alive; runID "" deletes those of every run.
-func DeleteRun(ctx context.Context, client kubernetes.Interface, runID string) error {
+// DeleteRun deletes the namespaces and the cluster-wide policies a run
+// labelled, whether or not its process is still alive; runID "" deletes
+// those of every run. dyn may be nil when the caller has no cluster-wide
+// policy to delete.
+func DeleteRun(ctx context.Context, client kubernetes.Interface, dyn dynamic.Interface, runID string) error {
+	var errs []error
+	if dyn != nil {
+		served, err := DiscoverClusterPolicyAPIs(client.Discovery())
+		if err == nil {
+			var objs []ClusterObject
+			if objs, err = RunClusterPolicies(ctx, dyn, served, runID); err == nil {
+				err = DeleteClusterObjects(ctx, dyn, objs)
+			}
+		}
+		errs = append(errs, err)
+	}
 	names, err := RunNamespaces(ctx, client, runID)
 	if err != nil {
-		return err
+		return errors.Join(append(errs, err)...)
 	}
-	return DeleteNamespaces(ctx, client, names)
+	return errors.Join(append(errs, DeleteNamespaces(ctx, client, names))...)
 }
 
 // RunNamespaces lists the namespaces of one run, or of every run when

@@ -6,9 +6,6 @@ package cluster
 
 import (
 	networkingv1 "k8s.io/api/networking/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/netpol-conformance/netpol-conformance/topology"
 )
 
 // RunLabel marks every namespace the suite creates, with the run's ID as
@@ -35,22 +32,7 @@ func (n Names) Policy(p *networkingv1.NetworkPolicy) *networkingv1.NetworkPolicy
 	out := p.DeepCopy()
 	out.Namespace = n.Real(p.Namespace)
 	out.ResourceVersion = ""
-	rename := func(sel *metav1.LabelSelector) {
-		if sel == nil {
-			return
-		}
-		if v, ok := sel.MatchLabels[topology.NamespaceNameLabel]; ok {
-			sel.MatchLabels[topology.NamespaceNameLabel] = n.Real(v)
-		}
-		for i := range sel.MatchExpressions {
-			if sel.MatchExpressions[i].Key != topology.NamespaceNameLabel {
-				continue
-			}
-			for j, v := range sel.MatchExpressions[i].Values {
-				sel.MatchExpressions[i].Values[j] = n.Real(v)
-			}
-		}
-	}
+	rename := n.renameNamespaceSelector
 	for i := range out.Spec.Ingress {
 		for j := range out.Spec.Ingress[i].From {
 			rename(out.Spec.Ingress[i].From[j].NamespaceSelector)

@@ -125,8 +125,14 @@ func (c *Cluster) addNodeProbers(ctx context.Context) (note string, err error) {
 	c.names[NodeNamespace] = real
 	c.Topology.Namespaces = append(c.Topology.Namespaces, ns)
 	for _, p := range ns.Pods {
+		// The node's labels: what a cluster-wide policy's nodes peer
+		// selects it by.
+		node, err := c.client.CoreV1().Nodes().Get(ctx, p.Node, metav1.GetOptions{})
+		if err != nil {
+			return "", fmt.Errorf("getting node %s: %w", p.Node, err)
+		}
 		c.Topology.Externals = append(c.Topology.Externals, topology.External{
-			Name: p.Name, IP: p.IP, Node: true, NodeName: p.Node, Prober: topology.PodKey(NodeNamespace, p.Name),
+			Name: p.Name, IP: p.IP, Node: true, NodeName: p.Node, Prober: topology.PodKey(NodeNamespace, p.Name), Labels: node.Labels,
 		})
 	}
 	// With no policy anywhere every node must reach every pod, or a

@@ -160,6 +160,87 @@ func (o *Object) SubjectNamespaces() *metav1.LabelSelector {
 	return nil
 }
 
+// Meta is the object's metadata, to change in place.
+func (o *Object) Meta() *metav1.ObjectMeta {
+	switch {
+	case o.AdminNetworkPolicy != nil:
+		return &o.AdminNetworkPolicy.ObjectMeta
+	case o.BaselineAdminNetworkPolicy != nil:
+		return &o.BaselineAdminNetworkPolicy.ObjectMeta
+	case o.ClusterNetworkPolicy != nil:
+		return &o.ClusterNetworkPolicy.ObjectMeta
+	}
+	return &metav1.ObjectMeta{}
+}
+
+// NamespaceSelectors returns every namespace selector of the object, the
+// subject's and the peers', to change in place.
+func (o *Object) NamespaceSelectors() []*metav1.LabelSelector {
+	var out []*metav1.LabelSelector
+	add := func(namespaces *metav1.LabelSelector, podNamespaces *metav1.LabelSelector) {
+		if namespaces != nil {
+			out = append(out, namespaces)
+		}
+		if podNamespaces != nil {
+			out = append(out, podNamespaces)
+		}
+	}
+	anpPods := func(p *anpv1alpha1.NamespacedPod) *metav1.LabelSelector {
+		if p == nil {
+			return nil
+		}
+		return &p.NamespaceSelector
+	}
+	cnpPods := func(p *cnpv1beta1.NamespacedPod) *metav1.LabelSelector {
+		if p == nil {
+			return nil
+		}
+		return &p.NamespaceSelector
+	}
+	switch {
+	case o.AdminNetworkPolicy != nil:
+		s := &o.AdminNetworkPolicy.Spec
+		add(s.Subject.Namespaces, anpPods(s.Subject.Pods))
+		for i := range s.Ingress {
+			for j := range s.Ingress[i].From {
+				add(s.Ingress[i].From[j].Namespaces, anpPods(s.Ingress[i].From[j].Pods))
+			}
+		}
+		for i := range s.Egress {
+			for j := range s.Egress[i].To {
+				add(s.Egress[i].To[j].Namespaces, anpPods(s.Egress[i].To[j].Pods))
+			}
+		}
+	case o.BaselineAdminNetworkPolicy != nil:
+		s := &o.BaselineAdminNetworkPolicy.Spec
+		add(s.Subject.Namespaces, anpPods(s.Subject.Pods))
+		for i := range s.Ingress {
+			for j := range s.Ingress[i].From {
+				add(s.Ingress[i].From[j].Namespaces, anpPods(s.Ingress[i].From[j].Pods))
+			}
+		}
+		for i := range s.Egress {
+			for j := range s.Egress[i].To {
+				add(s.Egress[i].To[j].Namespaces, anpPods(s.Egress[i].To[j].Pods))
+			}
+		}
+	case o.ClusterNetworkPolicy != nil:
+		s := &o.ClusterNetworkPolicy.Spec
+		add(s.Subject.Namespaces, cnpPods(s.Subject.Pods))
+		for i := range s.Ingress {
+			for j := range s.Ingress[i].From {
+				add(s.Ingress[i].From[j].Namespaces, cnpPods(s.Ingress[i].From[j].Pods))
+			}
+		}
+		for i := range s.Egress {
+			for j := range s.Egress[i].To {
+				add(s.Egress[i].To[j].Namespaces, cnpPods(s.Egress[i].To[j].Pods))
+			}
+		}
+	}
+	return out
+}
+
 func anpSubjectNamespaces(s anpv1alpha1.AdminNetworkPolicySubject) *metav1.LabelSelector {
 	if s.Pods != nil {
 		return &s.Pods.NamespaceSelector
@@ -290,4 +371,32 @@ func APIsOf(objs []Object) []API {
 		}
 	}
 	return out
+}
+
+// Canary is the smallest policy of api that an implementation must
+// enforce: an Admin-tier Deny of everything from the namespace labelled
+// ns=from into the one labelled ns=to.
+func Canary(api API, name, to, from string) Object {
+	subject := &metav1.LabelSelector{MatchLabels: map[string]string{"ns": to}}
+	peer := &metav1.LabelSelector{MatchLabels: map[string]string{"ns": from}}
+	meta := metav1.ObjectMeta{Name: name}
+	if api == AdminAPI {
+		return Object{APIVersion: anpv1alpha1.GroupVersion.String(), AdminNetworkPolicy: &anpv1alpha1.AdminNetworkPolicy{
+			ObjectMeta: meta,
+			Spec: anpv1alpha1.AdminNetworkPolicySpec{
+				Subject: anpv1alpha1.AdminNetworkPolicySubject{Namespaces: subject},
+				Ingress: []anpv1alpha1.AdminNetworkPolicyIngressRule{{Action: anpv1alpha1.AdminNetworkPolicyRuleActionDeny,
+					From: []anpv1alpha1.AdminNetworkPolicyIngressPeer{{Namespaces: peer}}}},
+			},
+		}}
+	}
+	return Object{APIVersion: cnpv1beta1.GroupVersion.String(), ClusterNetworkPolicy: &cnpv1beta1.ClusterNetworkPolicy{
+		ObjectMeta: meta,
+		Spec: cnpv1beta1.ClusterNetworkPolicySpec{
+			Tier:    cnpv1beta1.AdminTier,
+			Subject: cnpv1beta1.ClusterNetworkPolicySubject{Namespaces: subject},
+			Ingress: []cnpv1beta1.ClusterNetworkPolicyIngressRule{{Action: cnpv1beta1.ClusterNetworkPolicyRuleActionDeny,
+				From: []cnpv1beta1.ClusterNetworkPolicyIngressPeer{{Namespaces: peer}}}},
+		},
+	}}
 }

@@ -67,8 +67,10 @@ const unmatchablePort = "netpol-conformance-unsupported"
 
 // NewReading compiles policies as a CNI with the given readings enforces
 // them. started is the topology as it was when the pods started (the labels
-// LabelsFrozen keeps); nil means topo. The inputs are not modified.
-func NewReading(topo, started *topology.Topology, policies []networkingv1.NetworkPolicy, readings []Reading) (*Model, error) {
+// LabelsFrozen keeps); nil means topo. Readings are of NetworkPolicy:
+// cluster-wide policies are evaluated as the spec says. The inputs are not
+// modified.
+func NewReading(topo, started *topology.Topology, policies []networkingv1.NetworkPolicy, cluster ClusterPolicies, readings []Reading) (*Model, error) {
 	for _, r := range readings {
 		if !r.Valid() {
 			return nil, fmt.Errorf("unknown reading %q (known: %v)", r, Readings)
@@ -111,7 +113,7 @@ func NewReading(topo, started *topology.Topology, policies []networkingv1.Networ
 		}
 		read = append(read, *np)
 	}
-	m, err := New(topo, read)
+	m, err := NewTiered(topo, read, cluster)
 	if err != nil {
 		return nil, err
 	}

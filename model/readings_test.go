@@ -79,7 +79,7 @@ spec:
 			if err != nil {
 				t.Fatal(err)
 			}
-			read, err := NewReading(topo, started, ps, []Reading{tc.reading})
+			read, err := NewReading(topo, started, ps, ClusterPolicies{}, []Reading{tc.reading})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -93,7 +93,7 @@ spec:
 				t.Errorf("reading %s: %s allowed=%v, the spec's answer; want the CNI's", tc.reading, tr, rv.Allowed)
 			}
 			// With no reading, NewReading is the spec.
-			plain, err := NewReading(topo, started, ps, nil)
+			plain, err := NewReading(topo, started, ps, ClusterPolicies{}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -102,7 +102,7 @@ spec:
 			}
 		})
 	}
-	if _, err := NewReading(topology.Standard(), nil, nil, []Reading{"made-up"}); err == nil {
+	if _, err := NewReading(topology.Standard(), nil, nil, ClusterPolicies{}, []Reading{"made-up"}); err == nil {
 		t.Error("an unknown reading was accepted")
 	}
 }
@@ -204,7 +204,7 @@ spec:
 			if err != nil {
 				t.Fatal(err)
 			}
-			m, err := NewReading(topo, nil, ps, []Reading{RulesMatchBothWays})
+			m, err := NewReading(topo, nil, ps, ClusterPolicies{}, []Reading{RulesMatchBothWays})
 			if err != nil {
 				t.Fatal(err)
 			}

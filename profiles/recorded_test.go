@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/netpol-conformance/netpol-conformance/cases"
+	"github.com/netpol-conformance/netpol-conformance/clusterpolicy"
 	"github.com/netpol-conformance/netpol-conformance/model"
 	"github.com/netpol-conformance/netpol-conformance/profiles"
 	"github.com/netpol-conformance/netpol-conformance/reachability"
@@ -186,7 +187,7 @@ func reproduces(t *testing.T, stages []cases.Stage, observed map[string]map[reac
 		if err != nil {
 			t.Fatal(err)
 		}
-		read, err := model.NewReading(s.Topology, stages[0].Topology, s.Policies, []model.Reading{r})
+		read, err := model.NewReading(s.Topology, stages[0].Topology, s.Policies, clusterpolicy.Model(s.ClusterPolicies), []model.Reading{r})
 		if err != nil {
 			t.Fatal(err)
 		}

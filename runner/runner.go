@@ -20,6 +20,7 @@ import (
 
 	"github.com/netpol-conformance/netpol-conformance/agent"
 	"github.com/netpol-conformance/netpol-conformance/cases"
+	"github.com/netpol-conformance/netpol-conformance/clusterpolicy"
 	"github.com/netpol-conformance/netpol-conformance/model"
 	"github.com/netpol-conformance/netpol-conformance/probing"
 	"github.com/netpol-conformance/netpol-conformance/reachability"
@@ -92,39 +93,74 @@ var EnforcementCell = struct {
 // returns a one-line reason when the cluster does not enforce NetworkPolicy
 // at all (every case is then skipped with it), "" when it does.
 func (r *Runner) CheckEnforced(ctx context.Context, rec *record.Case) (notEnforced string, err error) {
-	if err := r.Cluster.Reset(ctx); err != nil {
-		return "", err
-	}
 	deny := &cases.Stage{Topology: r.Topology, Policies: []networkingv1.NetworkPolicy{{
 		ObjectMeta: metav1.ObjectMeta{Name: "netpol-conformance-enforced", Namespace: "x"},
 		Spec:       networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}},
 	}}}
-	if err := r.Cluster.Apply(ctx, deny); err != nil {
+	enforcedIn, last, err := r.watchDenied(ctx, deny, "default deny", rec)
+	if err != nil || last == nil {
+		r.enforcedIn = enforcedIn
 		return "", err
 	}
 	cell := EnforcementCell
-	start := time.Now()
-	var last agent.Result
-	for time.Since(start) < r.Timing.Convergence {
-		if last, err = r.Cluster.ProbeOne(ctx, cell.From, cell.To, cell.Key, 1); err != nil {
-			return "", err
-		}
-		if last.Outcome == agent.DeniedRefused || last.Outcome == agent.DeniedTimeout {
-			r.enforcedIn = time.Since(start)
-			rec.Stages = append(rec.Stages, record.Stage{Name: "default deny", Converged: true,
-				TimeToEnforce: &metav1.Duration{Duration: r.enforcedIn.Round(time.Millisecond)}})
-			return "", nil
-		}
-		select {
-		case <-ctx.Done():
-			return "", fmt.Errorf("interrupted while waiting for the default deny: %w", ctx.Err())
-		case <-time.After(r.Timing.EnforcementPoll):
-		}
-	}
 	rec.Outcome = record.Departed
 	rec.Message = fmt.Sprintf("NetworkPolicy is NOT enforced on this cluster: a default-deny ingress policy left %s -> %s %s %s after %v; every case is skipped",
 		cell.From, cell.To, cell.Key, last.Outcome, r.Timing.Convergence)
 	return rec.Message, nil
+}
+
+// CheckClusterWideEnforced does for a cluster-wide policy API what
+// CheckEnforced does for NetworkPolicy: it applies an Admin-tier Deny of
+// the enforcement cell (from namespace y into x) and watches the cell. A
+// cluster that serves the API but lets the cell through enforces none of
+// it: the reason returned says so, and its cases are skipped with it.
+func (r *Runner) CheckClusterWideEnforced(ctx context.Context, api clusterpolicy.API, rec *record.Case) (notEnforced string, err error) {
+	deny := &cases.Stage{Topology: r.Topology, ClusterPolicies: []clusterpolicy.Object{clusterpolicy.Canary(api, "netpol-conformance-enforced", "x", "y")}}
+	_, last, err := r.watchDenied(ctx, deny, "admin-tier deny", rec)
+	if err == nil {
+		// The canary must not outlive its check.
+		err = r.Cluster.Reset(ctx)
+	}
+	if err != nil || last == nil {
+		return "", err
+	}
+	cell := EnforcementCell
+	rec.Outcome = record.Departed
+	rec.Message = fmt.Sprintf("%s is served but NOT enforced on this cluster: an Admin-tier Deny from namespace y into x left %s -> %s %s %s after %v; its cases are skipped",
+		api, cell.From, cell.To, cell.Key, last.Outcome, r.Timing.Convergence)
+	return rec.Message, nil
+}
+
+// watchDenied resets the cluster, applies stage deny and probes the
+// enforcement cell until it is denied, recording the stage in rec. last is
+// nil when the denial showed, else the last probe's result.
+func (r *Runner) watchDenied(ctx context.Context, deny *cases.Stage, name string, rec *record.Case) (enforcedIn time.Duration, last *agent.Result, err error) {
+	if err := r.Cluster.Reset(ctx); err != nil {
+		return 0, nil, err
+	}
+	if err := r.Cluster.Apply(ctx, deny); err != nil {
+		return 0, nil, err
+	}
+	cell := EnforcementCell
+	start := time.Now()
+	var res agent.Result
+	for time.Since(start) < r.Timing.Convergence {
+		if res, err = r.Cluster.ProbeOne(ctx, cell.From, cell.To, cell.Key, 1); err != nil {
+			return 0, nil, err
+		}
+		if res.Outcome == agent.DeniedRefused || res.Outcome == agent.DeniedTimeout {
+			enforcedIn = time.Since(start)
+			rec.Stages = append(rec.Stages, record.Stage{Name: name, Converged: true,
+				TimeToEnforce: &metav1.Duration{Duration: enforcedIn.Round(time.Millisecond)}})
+			return enforcedIn, nil, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, nil, fmt.Errorf("interrupted while waiting for the %s: %w", name, ctx.Err())
+		case <-time.After(r.Timing.EnforcementPoll):
+		}
+	}
+	return 0, &res, nil
 }
 
 // Run runs case c and records it in rec: a departure from the spec sets
@@ -312,7 +348,7 @@ func (r *caseRun) reproduces(stages []cases.Stage, reading model.Reading) bool {
 		if !ok {
 			return false
 		}
-		m, err := model.NewReading(s.Topology, stages[0].Topology, s.Policies, []model.Reading{reading})
+		m, err := model.NewReading(s.Topology, stages[0].Topology, s.Policies, clusterpolicy.Model(s.ClusterPolicies), []model.Reading{reading})
 		if err != nil {
 			return false
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/netpol-conformance/netpol-conformance/agent"
 	"github.com/netpol-conformance/netpol-conformance/cases"
+	"github.com/netpol-conformance/netpol-conformance/clusterpolicy"
 	"github.com/netpol-conformance/netpol-conformance/model"
 	"github.com/netpol-conformance/netpol-conformance/probing"
 	"github.com/netpol-conformance/netpol-conformance/reachability"
@@ -169,7 +170,7 @@ func (c *Cluster) call() (int, *model.Model, error) {
 	var m *model.Model
 	var err error
 	if c.Reading != "" {
-		m, err = model.NewReading(s.Topology, c.base, s.Policies, []model.Reading{c.Reading})
+		m, err = model.NewReading(s.Topology, c.base, s.Policies, clusterpolicy.Model(s.ClusterPolicies), []model.Reading{c.Reading})
 	} else {
 		m, err = s.Model()
 	}
