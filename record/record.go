@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/netpol-conformance/netpol-conformance/clusterpolicy"
 	"github.com/netpol-conformance/netpol-conformance/cni"
 	"github.com/netpol-conformance/netpol-conformance/reachability"
 )
@@ -72,6 +73,25 @@ const CrossNodeUncovered = "every pod ran on one node, so encapsulation, source 
 // EnforcementCheck names the run's first spec, which checks that
 // NetworkPolicy is enforced at all; every case depends on it.
 const EnforcementCheck = "is enforced at all"
+
+// ClusterWideCheck names the spec that checks that a cluster-wide policy
+// API is enforced at all; the cases of its family depend on it. It is
+// skipped where the cluster does not serve the API.
+func ClusterWideCheck(api clusterpolicy.API) string { return string(api) + " is enforced" }
+
+// IsCheck reports whether name is one of the run's checks, the specs that
+// cases depend on, rather than a case.
+func IsCheck(name string) bool {
+	if name == EnforcementCheck {
+		return true
+	}
+	for _, api := range clusterpolicy.APIs {
+		if name == ClusterWideCheck(api) {
+			return true
+		}
+	}
+	return false
+}
 
 // ResetStage names the stage after each case's own: every policy of the
 // case removed, back to the no-policy table. It is the case's positive

@@ -472,7 +472,7 @@ func (r *Run) Usable() error {
 	enforcement := r.Case(record.EnforcementCheck)
 	cases, skipped := 0, 0
 	for _, c := range r.Cases {
-		if c.Name == record.EnforcementCheck {
+		if record.IsCheck(c.Name) {
 			continue
 		}
 		cases++

@@ -11,12 +11,14 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/kubernetes/test/e2e/framework"
 
 	"github.com/netpol-conformance/netpol-conformance/agent"
 	"github.com/netpol-conformance/netpol-conformance/cases"
 	"github.com/netpol-conformance/netpol-conformance/cluster"
+	"github.com/netpol-conformance/netpol-conformance/clusterpolicy"
 	"github.com/netpol-conformance/netpol-conformance/cni"
 	"github.com/netpol-conformance/netpol-conformance/profiles"
 	"github.com/netpol-conformance/netpol-conformance/reachability"
@@ -86,6 +88,10 @@ var _ = ginkgo.Describe("NetworkPolicy", ginkgo.Ordered, ginkgo.ContinueOnFailur
 		// notEnforced is set by the first spec when a default deny has
 		// no effect.
 		notEnforced string
+		// clusterWideSkip says, for each cluster-wide policy API, why
+		// its cases cannot run here: not served, or served but not
+		// enforced.
+		clusterWideSkip = map[clusterpolicy.API]string{}
 	)
 
 	ginkgo.AfterEach(journalSpec)
@@ -110,8 +116,10 @@ var _ = ginkgo.Describe("NetworkPolicy", ginkgo.Ordered, ginkgo.ContinueOnFailur
 		if journal != nil {
 			framework.ExpectNoError(journal.Append(record.Entry{Cluster: &found}), "recording the cluster")
 		}
+		dyn, err := dynamic.NewForConfig(restConfig)
+		framework.ExpectNoError(err, "creating a dynamic client")
 		ginkgo.DeferCleanup(func(ctx context.Context) {
-			framework.ExpectNoError(cluster.DeleteRun(ctx, client, runID), "deleting this run's namespaces")
+			framework.ExpectNoError(cluster.DeleteRun(ctx, client, dyn, runID), "deleting this run's namespaces and cluster-wide policies")
 		})
 		env, err = cluster.Setup(ctx, client, restConfig, cluster.Options{
 			RunID: runID, AgentImage: config.agentImage, AgentBinary: config.agentBinary, Placement: placement,
@@ -125,6 +133,16 @@ var _ = ginkgo.Describe("NetworkPolicy", ginkgo.Ordered, ginkgo.ContinueOnFailur
 		}
 		if node, one := oneNode(env.Topology); one {
 			notes = append(notes, fmt.Sprintf("cross-node paths not covered (all on node %s, of %d in the cluster): %s", node, len(nodes.Items), record.CrossNodeUncovered))
+		}
+		for _, api := range clusterpolicy.APIs {
+			if why := env.ClusterAPIs.NotServed(api); why != "" {
+				clusterWideSkip[api] = why
+			}
+		}
+		foreign, err := env.ForeignClusterPolicies(ctx)
+		framework.ExpectNoError(err, "listing the cluster's own cluster-wide policies")
+		if len(foreign) > 0 {
+			notes = append(notes, fmt.Sprintf("cluster-wide policies not the suite's select its namespaces and decide traffic no case accounts for: %s", strings.Join(foreign, ", ")))
 		}
 		for _, s := range notes {
 			framework.Logf("%s", s)
@@ -143,6 +161,29 @@ var _ = ginkgo.Describe("NetworkPolicy", ginkgo.Ordered, ginkgo.ContinueOnFailur
 		}
 	})
 
+	// One check per cluster-wide policy API, before any case of it: skipped
+	// where the cluster does not serve the API, failed where it serves it
+	// and enforces nothing of it (CRDs with no implementation: the false
+	// sense of security this suite exists to catch).
+	for _, api := range clusterpolicy.APIs {
+		name := record.ClusterWideCheck(api)
+		ginkgo.It(name, ginkgo.Label("enforcement", "cluster-wide"), func(ctx context.Context) {
+			current = &record.Case{Name: name, Started: metav1.Now()}
+			if notEnforced != "" {
+				ginkgo.Skip(notEnforced)
+			}
+			if why := clusterWideSkip[api]; why != "" {
+				ginkgo.Skip(why)
+			}
+			why, err := run.CheckClusterWideEnforced(ctx, api, current)
+			framework.ExpectNoError(err)
+			if why != "" {
+				clusterWideSkip[api] = why
+				framework.Failf("%s", why)
+			}
+		})
+	}
+
 	for _, c := range set.Cases() {
 		if !selected(c) {
 			continue
@@ -158,6 +199,11 @@ var _ = ginkgo.Describe("NetworkPolicy", ginkgo.Ordered, ginkgo.ContinueOnFailur
 				current = &record.Case{Name: name, Started: metav1.Now()}
 				if notEnforced != "" {
 					ginkgo.Skip(notEnforced)
+				}
+				for _, api := range c.APIs() {
+					if why := clusterWideSkip[api]; why != "" {
+						ginkgo.Skip(why)
+					}
 				}
 				if err := run.Run(ctx, c, current); err != nil {
 					// Failf, not ExpectNoError: no struct dump, and the

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/netpol-conformance/netpol-conformance/cluster"
@@ -24,10 +25,11 @@ func newCleanupCommand() *cobra.Command {
 	var all, dryRun bool
 	cmd := &cobra.Command{
 		Use:   "cleanup (--run-id ID | --all)",
-		Short: "Delete the namespaces a killed suite run left behind",
+		Short: "Delete the namespaces and cluster-wide policies a killed suite run left behind",
 		Long: `The suite deletes its namespaces when it ends, interrupted or not, and the
 plugin deletes them after a suite that was killed. A run killed outright
-outside the plugin leaves them; they carry the label ` + cluster.RunLabel + `
+outside the plugin leaves them, and the cluster-wide policies of a case it
+was running; they carry the label ` + cluster.RunLabel + `
 with the run's id (the suite logs it first thing), and this command lists
 and deletes them: one run's with --run-id, every run's with --all (which
 would also stop runs in progress). --dry-run only lists.`,
@@ -55,20 +57,41 @@ would also stop runs in progress). --dry-run only lists.`,
 			if err != nil {
 				return err
 			}
+			dyn, err := dynamic.NewForConfig(cfg)
+			if err != nil {
+				return fmt.Errorf("creating a dynamic client: %w", err)
+			}
+			served, err := cluster.DiscoverClusterPolicyAPIs(client.Discovery())
+			if err != nil {
+				return err
+			}
+			objs, err := cluster.RunClusterPolicies(ctx, dyn, served, runID)
+			if err != nil {
+				return err
+			}
 			out := cmd.OutOrStdout()
-			if len(names) == 0 {
-				fmt.Fprintln(out, "no namespace to delete")
+			if len(names) == 0 && len(objs) == 0 {
+				fmt.Fprintln(out, "nothing to delete")
 				return nil
 			}
 			verb := "deleting"
 			if dryRun {
 				verb = "would delete"
 			}
-			fmt.Fprintf(out, "%s %d namespaces: %s\n", verb, len(names), strings.Join(names, " "))
+			if len(names) > 0 {
+				fmt.Fprintf(out, "%s %d namespaces: %s\n", verb, len(names), strings.Join(names, " "))
+			}
+			if len(objs) > 0 {
+				listed := make([]string, len(objs))
+				for i, o := range objs {
+					listed[i] = o.String()
+				}
+				fmt.Fprintf(out, "%s %d cluster-wide policies: %s\n", verb, len(objs), strings.Join(listed, " "))
+			}
 			if dryRun {
 				return nil
 			}
-			return cluster.DeleteNamespaces(ctx, client, names)
+			return errors.Join(cluster.DeleteClusterObjects(ctx, dyn, objs), cluster.DeleteNamespaces(ctx, client, names))
 		},
 	}
 	flags.AddFlags(cmd.Flags())

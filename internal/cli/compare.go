@@ -32,7 +32,7 @@ func caseInfo() (func(string) results.CaseInfo, error) {
 	return func(name string) results.CaseInfo {
 		c := set.Case(record.TableCase(name))
 		if c == nil {
-			if name == record.EnforcementCheck { // the suite's first spec
+			if record.IsCheck(name) { // the suite's first specs
 				return results.CaseInfo{Family: "enforcement", Tags: []string{"enforcement"}}
 			}
 			return results.CaseInfo{}

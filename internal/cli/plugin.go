@@ -2,10 +2,12 @@ package cli
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -80,7 +82,7 @@ verdict, not an error of the plugin.`,
 	return cmd
 }
 
-// cleanupInCluster deletes a run's namespaces with the plugin pod's own
+// cleanupInCluster deletes a run's namespaces and cluster-wide policies with the plugin pod's own
 // service account; outside a pod there is no cluster to clean.
 func cleanupInCluster(ctx context.Context, runID string) ([]string, error) {
 	cfg, err := rest.InClusterConfig()
@@ -99,7 +101,24 @@ func cleanupInCluster(ctx context.Context, runID string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return names, cluster.DeleteNamespaces(ctx, client, names)
+	// A suite killed mid-case leaves that case's cluster-wide policies.
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	served, err := cluster.DiscoverClusterPolicyAPIs(client.Discovery())
+	if err != nil {
+		return nil, err
+	}
+	objs, err := cluster.RunClusterPolicies(ctx, dyn, served, runID)
+	if err != nil {
+		return nil, err
+	}
+	deleted := slices.Clone(names)
+	for _, o := range objs {
+		deleted = append(deleted, o.String())
+	}
+	return deleted, errors.Join(cluster.DeleteClusterObjects(ctx, dyn, objs), cluster.DeleteNamespaces(ctx, client, names))
 }
 
 // knobHelp lists the plugin's knobs, from the one list of them.

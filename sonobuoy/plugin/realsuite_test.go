@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netpol-conformance/netpol-conformance/clusterpolicy"
 	"github.com/netpol-conformance/netpol-conformance/results"
 )
 
@@ -87,7 +88,8 @@ func runReal(t *testing.T, ctx context.Context, suite string, extra ...string) (
 	dir := t.TempDir()
 	cfg, err := ConfigFromEnv(env(map[string]string{
 		EnvResultsDir: filepath.Join(dir, "results"), EnvConfigDir: filepath.Join(dir, "none"),
-		// Three specs: the enforcement check and two cases.
+		// Five specs: the enforcement checks (NetworkPolicy and each
+		// cluster-wide policy API) and two cases.
 		EnvCases: "^and-vs-or-",
 		// Nothing listens: progress posts are refused and retried.
 		EnvProgressPort: "1",
@@ -127,8 +129,8 @@ func mustFailSaying(t *testing.T, run *results.Run, log string, why ...string) {
 			t.Errorf("case %s did not run and does not say why: %q", c.Name, c.Message)
 		}
 	}
-	if failing == 0 || len(run.Cases) != 3 {
-		t.Errorf("%d cases, %d failing: want 3 cases, all failing", len(run.Cases), failing)
+	if want := 3 + len(clusterpolicy.APIs); failing == 0 || len(run.Cases) != want {
+		t.Errorf("%d cases, %d failing: want %d cases, all failing", len(run.Cases), failing, want)
 	}
 	if run.Properties["complete"] != "false" {
 		t.Errorf("the run is not marked incomplete: complete=%q", run.Properties["complete"])
