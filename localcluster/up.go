@@ -219,6 +219,13 @@ func (c *Cluster) Up(ctx context.Context) error {
 	if err := c.forgetStaleNodes(ctx, names); err != nil {
 		return err
 	}
+	crds, err := enforcer.InstallClusterWideCRDs(ctx, env, drv)
+	if err != nil {
+		return fmt.Errorf("installing the cluster-wide policy CRDs of enforcer %s: %w", drv.Name(), err)
+	}
+	if len(crds) > 0 {
+		c.logf("cluster-wide policy CRDs of enforcer %s: %s", drv.Name(), strings.Join(crds, ", "))
+	}
 	if bs, ok := drv.(enforcer.Bootstrapper); ok {
 		tb := time.Now()
 		if err := bs.Bootstrap(ctx, env); err != nil {

@@ -8,6 +8,9 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	anpv1alpha1 "sigs.k8s.io/network-policy-api/apis/v1alpha1"
+	cnpv1beta1 "sigs.k8s.io/network-policy-api/apis/v1beta1"
+
 	"github.com/netpol-conformance/netpol-conformance/topology"
 )
 
@@ -50,12 +53,18 @@ const (
 	// both-directions policy's chain without matching the direction), on
 	// one node and across nodes alike.
 	RulesMatchBothWays Reading = "rules-match-both-ways"
+	// ClusterNamedPortsMatchAllPorts: a rule of a cluster-wide policy
+	// that names a port matches every port and protocol. It is Calico's
+	// (v3.29 to v3.31 convert an AdminNetworkPolicy namedPort to a match
+	// on no protocol and no port).
+	ClusterNamedPortsMatchAllPorts Reading = "cluster-named-ports-match-all-ports"
 )
 
 // Readings lists every reading once.
 var Readings = []Reading{
 	IPBlockExcludesPodIPs, IPBlockExceptIgnored, EndPortIgnored, NamedPortsIgnored,
 	PolicyWithNamedPortIgnored, PolicyTypesFollowRules, LabelsFrozen, RulesMatchBothWays,
+	ClusterNamedPortsMatchAllPorts,
 }
 
 // Valid reports whether r is a known reading.
@@ -112,6 +121,9 @@ func NewReading(topo, started *topology.Topology, policies []networkingv1.Networ
 			readRule(np.Spec.Egress[r].To, np.Spec.Egress[r].Ports, readings, podIPs)
 		}
 		read = append(read, *np)
+	}
+	if slices.Contains(readings, ClusterNamedPortsMatchAllPorts) {
+		cluster = namedPortsMatchAll(cluster)
 	}
 	m, err := NewTiered(topo, read, cluster)
 	if err != nil {
@@ -195,4 +207,48 @@ func namesAPort(spec *networkingv1.NetworkPolicySpec) bool {
 		}
 	}
 	return false
+}
+
+// namedPortsMatchAll returns a copy of cluster in which every rule that
+// names a port matches every port.
+func namedPortsMatchAll(cluster ClusterPolicies) ClusterPolicies {
+	out := cluster.DeepCopy()
+	anp := func(ports **[]anpv1alpha1.AdminNetworkPolicyPort) {
+		if *ports != nil && slices.ContainsFunc(**ports, func(p anpv1alpha1.AdminNetworkPolicyPort) bool { return p.NamedPort != nil }) {
+			*ports = nil
+		}
+	}
+	cnp := func(protocols *[]cnpv1beta1.ClusterNetworkPolicyProtocol) {
+		if slices.ContainsFunc(*protocols, func(p cnpv1beta1.ClusterNetworkPolicyProtocol) bool { return p.DestinationNamedPort != "" }) {
+			*protocols = nil
+		}
+	}
+	for i := range out.AdminNetworkPolicies {
+		s := &out.AdminNetworkPolicies[i].Spec
+		for j := range s.Ingress {
+			anp(&s.Ingress[j].Ports)
+		}
+		for j := range s.Egress {
+			anp(&s.Egress[j].Ports)
+		}
+	}
+	for i := range out.BaselineAdminNetworkPolicies {
+		s := &out.BaselineAdminNetworkPolicies[i].Spec
+		for j := range s.Ingress {
+			anp(&s.Ingress[j].Ports)
+		}
+		for j := range s.Egress {
+			anp(&s.Egress[j].Ports)
+		}
+	}
+	for i := range out.ClusterNetworkPolicies {
+		s := &out.ClusterNetworkPolicies[i].Spec
+		for j := range s.Ingress {
+			cnp(&s.Ingress[j].Protocols)
+		}
+		for j := range s.Egress {
+			cnp(&s.Egress[j].Protocols)
+		}
+	}
+	return out
 }

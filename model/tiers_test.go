@@ -495,3 +495,39 @@ func TestV1alpha2IsV1beta1(t *testing.T) {
 		t.Errorf("converted = %+v", out.Spec)
 	}
 }
+
+func TestClusterNamedPortsMatchAllPorts(t *testing.T) {
+	nps, cw := tiered(t, `
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: deny-named}
+spec:
+  priority: 10
+  subject: {namespaces: {matchLabels: {ns: x}}}
+  ingress: [{action: Deny, from: [{namespaces: {matchLabels: {ns: "y"}}}], ports: [{namedPort: serve-80-udp}]}]`)
+	spec, err := NewReading(topology.Standard(), nil, nps, cw, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read, err := NewReading(topology.Standard(), nil, nps, cw, []Reading{ClusterNamedPortsMatchAllPorts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		traffic     Traffic
+		spec, reads bool
+	}{
+		{Traffic{From: "y/a", To: "x/a", Port: 80, Protocol: corev1.ProtocolUDP}, false, false},
+		{Traffic{From: "y/a", To: "x/a", Port: 81, Protocol: corev1.ProtocolTCP}, true, false},
+		{Traffic{From: "z/a", To: "x/a", Port: 81, Protocol: corev1.ProtocolTCP}, true, true},
+	} {
+		a, _ := spec.Evaluate(tc.traffic)
+		b, _ := read.Evaluate(tc.traffic)
+		if a.Allowed != tc.spec || b.Allowed != tc.reads {
+			t.Errorf("%s: spec %v reading %v, want %v %v", tc.traffic, a.Allowed, b.Allowed, tc.spec, tc.reads)
+		}
+	}
+	if cw.AdminNetworkPolicies[0].Spec.Ingress[0].Ports == nil {
+		t.Error("the reading changed its input")
+	}
+}

@@ -363,3 +363,13 @@ func (Calico) Footprint() Footprint {
 		Sysctls: []string{"net/netfilter/nf_conntrack_acct"},
 	}
 }
+
+// ClusterWideCRDs are the AdminNetworkPolicy and BaselineAdminNetworkPolicy
+// CRDs (network-policy-api v0.1.1, experimental channel) that Calico v3.31
+// ships in crds.yaml: Felix watches both kinds itself in Kubernetes
+// datastore mode and turns them into its adminnetworkpolicy and
+// baselineadminnetworkpolicy tiers (docs/cluster-wide.md). It implements
+// no ClusterNetworkPolicy.
+func (Calico) ClusterWideCRDs() CRDs {
+	return CRDs{Module: calicoModule, Version: calicoVersion, Files: []string{calicoCRDsManifest}}
+}
