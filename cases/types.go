@@ -115,7 +115,11 @@ type ClusterObjectRef struct {
 
 // APIs lists the cluster-wide policy APIs the case uses, in
 // clusterpolicy.APIs order; none for a case of NetworkPolicies only.
-func (c *Case) APIs() []clusterpolicy.API {
+func (c *Case) APIs() []clusterpolicy.API { return clusterpolicy.APIsOf(c.ClusterObjects()) }
+
+// ClusterObjects lists every cluster-wide policy the case creates,
+// initially or in a step.
+func (c *Case) ClusterObjects() []clusterpolicy.Object {
 	objs := slices.Clone(c.ClusterPolicies)
 	for _, s := range c.Steps {
 		for _, o := range []*clusterpolicy.Object{s.CreateClusterPolicy, s.UpdateClusterPolicy} {
@@ -124,7 +128,7 @@ func (c *Case) APIs() []clusterpolicy.API {
 			}
 		}
 	}
-	return clusterpolicy.APIsOf(objs)
+	return objs
 }
 
 // PodLabels replaces the labels of one pod.

@@ -12,11 +12,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/netpol-conformance/netpol-conformance/clusterpolicy"
+	"github.com/netpol-conformance/netpol-conformance/record"
 	"github.com/netpol-conformance/netpol-conformance/topology"
 )
 
@@ -330,4 +332,30 @@ func (n Names) renameNamespaceSelector(sel *metav1.LabelSelector) {
 			sel.MatchExpressions[i].Values[j] = n.Real(v)
 		}
 	}
+}
+
+// bundleVersionAnnotation is where network-policy-api's CRDs say which
+// release they are from.
+const bundleVersionAnnotation = "policy.networking.k8s.io/bundle-version"
+
+// ServedAPIs describes what the cluster serves for the record, with each
+// CRD's network-policy-api release where the CRD can be read (listing CRDs
+// needs a permission a user's credentials may lack: the release is then
+// left empty).
+func ServedAPIs(ctx context.Context, dyn dynamic.Interface, served ClusterPolicyAPIs) []record.ServedAPI {
+	crds := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	var out []record.ServedAPI
+	for _, r := range clusterpolicy.Resources {
+		if got, ok := served[r.Kind]; !ok || got != r {
+			continue
+		}
+		api := record.ServedAPI{Kind: r.Kind, APIVersion: r.Version.GroupVersion().String()}
+		if dyn != nil {
+			if crd, err := dyn.Resource(crds).Get(ctx, r.Version.Resource+"."+r.Version.Group, metav1.GetOptions{}); err == nil {
+				api.BundleVersion = crd.GetAnnotations()[bundleVersionAnnotation]
+			}
+		}
+		out = append(out, api)
+	}
+	return out
 }

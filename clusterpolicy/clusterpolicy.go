@@ -400,3 +400,76 @@ func Canary(api API, name, to, from string) Object {
 		},
 	}}
 }
+
+// Profile is the network-policy-api conformance profile the object's kind
+// belongs to (the suite's ConformanceProfileName): ClusterNetworkPolicy
+// from v0.2.0, AdminNetworkPolicy and BaselineAdminNetworkPolicy before.
+func (o *Object) Profile() string { return o.Kind() }
+
+// Experimental features, named as network-policy-api's conformance suite
+// names them (conformance/utils/suite/features.go, v0.1.x and v0.3.0):
+// the fields of the experimental channel's CRDs.
+const (
+	featureNamedPorts      = "NamedPorts"
+	featureEgressNodePeers = "EgressNodePeers"
+)
+
+// Features lists the experimental features the object uses, each prefixed
+// with its profile ("ClusterNetworkPolicyNamedPorts").
+func (o *Object) Features() []string {
+	named, nodes := false, false
+	anpPorts := func(ports *[]anpv1alpha1.AdminNetworkPolicyPort) {
+		if ports != nil {
+			for _, p := range *ports {
+				named = named || p.NamedPort != nil
+			}
+		}
+	}
+	switch {
+	case o.AdminNetworkPolicy != nil:
+		s := &o.AdminNetworkPolicy.Spec
+		for _, r := range s.Ingress {
+			anpPorts(r.Ports)
+		}
+		for _, r := range s.Egress {
+			anpPorts(r.Ports)
+			for _, q := range r.To {
+				nodes = nodes || q.Nodes != nil
+			}
+		}
+	case o.BaselineAdminNetworkPolicy != nil:
+		s := &o.BaselineAdminNetworkPolicy.Spec
+		for _, r := range s.Ingress {
+			anpPorts(r.Ports)
+		}
+		for _, r := range s.Egress {
+			anpPorts(r.Ports)
+			for _, q := range r.To {
+				nodes = nodes || q.Nodes != nil
+			}
+		}
+	case o.ClusterNetworkPolicy != nil:
+		s := &o.ClusterNetworkPolicy.Spec
+		for _, r := range s.Ingress {
+			for _, p := range r.Protocols {
+				named = named || p.DestinationNamedPort != ""
+			}
+		}
+		for _, r := range s.Egress {
+			for _, p := range r.Protocols {
+				named = named || p.DestinationNamedPort != ""
+			}
+			for _, q := range r.To {
+				nodes = nodes || q.Nodes != nil
+			}
+		}
+	}
+	var out []string
+	if named {
+		out = append(out, o.Profile()+featureNamedPorts)
+	}
+	if nodes {
+		out = append(out, o.Profile()+featureEgressNodePeers)
+	}
+	return out
+}

@@ -151,6 +151,20 @@ type Cluster struct {
 	KubernetesVersion string        `json:"kubernetesVersion"`
 	Nodes             int           `json:"nodes"`
 	CNI               cni.Detection `json:"cni"`
+	// ClusterPolicyAPIs are the cluster-wide policy kinds the cluster
+	// serves; none where it serves none.
+	ClusterPolicyAPIs []ServedAPI `json:"clusterPolicyAPIs,omitempty"`
+}
+
+// ServedAPI is one cluster-wide policy kind as the cluster serves it.
+type ServedAPI struct {
+	Kind string `json:"kind"`
+	// APIVersion is the version the suite sends it as, the newest served.
+	APIVersion string `json:"apiVersion"`
+	// BundleVersion is the network-policy-api release of its CRD (the
+	// CRD's policy.networking.k8s.io/bundle-version annotation); empty
+	// when the CRD could not be read.
+	BundleVersion string `json:"bundleVersion,omitempty"`
 }
 
 // Repetition names the k-th run of a case within one run (the suite's

@@ -112,12 +112,15 @@ var _ = ginkgo.Describe("NetworkPolicy", ginkgo.Ordered, ginkgo.ContinueOnFailur
 		if detected.Version == "" && knownProfiles.Profile(detected.Name) != nil {
 			framework.Logf("the version of %s is unknown: its profile explains no failure; name it with --netpol.cni=%s@vX.Y.Z (NETPOL_CNI)", detected.Name, detected.Name)
 		}
-		found := record.Cluster{KubernetesVersion: serverVersion.GitVersion, Nodes: len(nodes.Items), CNI: detected}
+		dyn, err := dynamic.NewForConfig(restConfig)
+		framework.ExpectNoError(err, "creating a dynamic client")
+		served, err := cluster.DiscoverClusterPolicyAPIs(client.Discovery())
+		framework.ExpectNoError(err, "discovering the cluster-wide policy APIs")
+		found := record.Cluster{KubernetesVersion: serverVersion.GitVersion, Nodes: len(nodes.Items), CNI: detected,
+			ClusterPolicyAPIs: cluster.ServedAPIs(ctx, dyn, served)}
 		if journal != nil {
 			framework.ExpectNoError(journal.Append(record.Entry{Cluster: &found}), "recording the cluster")
 		}
-		dyn, err := dynamic.NewForConfig(restConfig)
-		framework.ExpectNoError(err, "creating a dynamic client")
 		ginkgo.DeferCleanup(func(ctx context.Context) {
 			framework.ExpectNoError(cluster.DeleteRun(ctx, client, dyn, runID), "deleting this run's namespaces and cluster-wide policies")
 		})

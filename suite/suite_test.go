@@ -22,6 +22,7 @@ import (
 	"github.com/netpol-conformance/netpol-conformance/cluster"
 	"github.com/netpol-conformance/netpol-conformance/cni"
 	"github.com/netpol-conformance/netpol-conformance/internal/version"
+	"github.com/netpol-conformance/netpol-conformance/npareport"
 	"github.com/netpol-conformance/netpol-conformance/profiles"
 	"github.com/netpol-conformance/netpol-conformance/record"
 	"github.com/netpol-conformance/netpol-conformance/results"
@@ -174,7 +175,11 @@ var _ = ginkgo.ReportAfterSuite("netpol-conformance report", func(report ginkgo.
 	rec.Complete(cause, report.EndTime)
 	known, err := profiles.Builtin()
 	framework.ExpectNoError(err, "loading the CNI profiles")
-	_, err = results.WriteReports(config.junitReport, rec, known)
+	run, err := results.WriteReports(config.junitReport, rec, known)
+	framework.ExpectNoError(err)
+	set, err := loadCases()
+	framework.ExpectNoError(err, "loading the cases")
+	_, err = npareport.Write(filepath.Dir(config.junitReport), run, set, npareport.ImplementationOf(rec, known), report.EndTime)
 	framework.ExpectNoError(err)
 })
 
