@@ -19,13 +19,26 @@ import (
 
 const (
 	knpModule  = "sigs.k8s.io/kube-network-policies"
-	knpVersion = "v0.8.0"
+	knpVersion = "v1.1.1"
+	// knpPackage is the main of upstream's install-cnp.yaml (image
+	// kube-network-policies:v1.1.0-npa-v1alpha2): NetworkPolicy between
+	// ClusterNetworkPolicy's Admin and Baseline tiers, watched as
+	// policy.networking.k8s.io/v1alpha2. ./cmd/kube-network-policies/standard
+	// has no cluster-wide policy; npa-v1alpha1 has AdminNetworkPolicy.
+	knpPackage = "./cmd/kube-network-policies/npa-v1alpha2"
+	// knpCNPVersion is the ClusterNetworkPolicy version knpPackage watches
+	// (its informer: Policy().V1alpha2()).
+	knpCNPVersion = "v1alpha2"
 	// knpQueueID is upstream's default --nfqueue-id, passed explicitly
 	// because Ready looks for a listener on it.
 	knpQueueID = 100
 	// knpTable is the inet table it programs (upstream's NFTableName
 	// default, not a flag).
 	knpTable = "kube-network-policies"
+	// knpDNSTable is the inet table of its DNS agent, which npa-v1alpha2
+	// always runs (it resolves domainNames peers from the DNS answers it
+	// reads on queue knpQueueID+1).
+	knpDNSTable = "kube-network-policies-dnscache"
 	// knpMetricsAddr keeps its metrics server off the uplink (upstream
 	// listens on :9080).
 	knpMetricsAddr = "127.0.0.1:9080"
@@ -34,9 +47,19 @@ const (
 	nfqueueProcFile = "/proc/net/netfilter/nfnetlink_queue"
 )
 
-// knpPatch is our patch to v0.8.0; its header gives each hunk's reason.
+// knpCRDs is where the ClusterNetworkPolicy CRD comes from: network-policy-
+// api v0.3.0, the version our go.mod pins for the suite's model; its
+// experimental channel, because the cases use its nodes peers and named
+// ports (the standard channel has neither).
+var knpCRDs = CRDs{
+	Module:  "sigs.k8s.io/network-policy-api",
+	Version: "v0.3.0",
+	Files:   []string{"config/crd/experimental/policy.networking.k8s.io_clusternetworkpolicies.yaml"},
+}
+
+// knpPatch is our patch to v1.1.1; its header gives each hunk's reason.
 //
-//go:embed patches/kube-network-policies-v0.8.0.patch
+//go:embed patches/kube-network-policies-v1.1.1.patch
 var knpPatch []byte
 
 // KubeNetworkPolicies runs sigs.k8s.io/kube-network-policies, the
@@ -45,12 +68,16 @@ var knpPatch []byte
 // to userspace through NFQUEUE and drops it there when no policy allows it,
 // so denied connections time out rather than being refused.
 //
-// As released it does not run here (docs/local-cluster.md): its nftables
-// rules use the `queue` statement and this kernel lacks CONFIG_NFT_QUEUE,
-// and its main only knows the in-cluster config. Build applies our minimal
-// patch (patches/kube-network-policies-v0.8.0.patch) to the pristine module
-// source: the same rules with the xtables NFQUEUE target through nft_compat,
-// and a --kubeconfig flag.
+// As released it does not enforce here (docs/local-cluster.md): its
+// nftables rules use the `queue` statement and this kernel lacks
+// CONFIG_NFT_QUEUE; and it marks an accepted connection with a conntrack
+// label carried by the verdict, which this kernel (no
+// CONFIG_NETFILTER_NETLINK_GLUE_CT) ignores, so every later packet of the
+// connection, replies included, would be judged as a new one. Build applies
+// our minimal patch (patches/kube-network-policies-v1.1.1.patch) to the
+// pristine module source: the same rules with the xtables NFQUEUE target
+// through nft_compat, and the label set by the chain on the accepted
+// packet's way back (NF_REPEAT with a mark) instead of by the verdict.
 type KubeNetworkPolicies struct{}
 
 func init() { register(KubeNetworkPolicies{}) }
@@ -68,13 +95,22 @@ func knpPatchID() string {
 	return "patch-sha256:" + hex.EncodeToString(sum[:8])
 }
 
-// Build builds ./cmd of the patched module, in its own module directory
+// ClusterWideCRDs is the ClusterNetworkPolicy CRD of knpCRDs. It serves
+// v1alpha2, which npa-v1alpha2 watches, and v1beta1 (the storage version,
+// no conversion webhook): the two schemas are the same, and the same as the
+// v1alpha2 of the network-policy-api upstream's go.mod pins
+// (v0.1.8-0.20260217173220-6bb86defe1a7) but for two validations that only
+// got stricter (a CIDR must be masked; a domain name's letters are A-Z, not
+// A-z). No AdminNetworkPolicy: npa-v1alpha2 implements none.
+func (KubeNetworkPolicies) ClusterWideCRDs() CRDs { return knpCRDs }
+
+// Build builds knpPackage of the patched module, in its own module directory
 // (its go.mod pins Kubernetes libraries of its own; they must not enter ours).
 func (KubeNetworkPolicies) Build(ctx context.Context, env Env) error {
 	_, err := env.Builder.Module(ctx, gobuild.ModuleBuild{
 		Module:  knpModule,
 		Version: knpVersion,
-		Package: "./cmd",
+		Package: knpPackage,
 		Name:    "kube-network-policies",
 		Patch: func(dir string) error {
 			return gobuild.ApplyPatch(ctx, dir, knpPatch, false)
@@ -98,15 +134,26 @@ func (k KubeNetworkPolicies) Processes(env Env) []proc.Spec {
 
 func knpArgs(env Env) []string {
 	return []string{
-		"--kubeconfig=" + env.Kubeconfig, // from our patch
+		"--kubeconfig=" + env.Kubeconfig,
 		// Pods are matched to this node by spec.nodeName.
 		"--hostname-override=" + env.NodeName,
 		"--nfqueue-id=" + strconv.Itoa(knpQueueID),
-		// Fail closed (upstream's default, stated on purpose): while no
-		// process listens on the queue, packets of policy-selected Pods
-		// are dropped, so an enforcer that died is never mistaken for a
-		// policy that allows.
+		// Fail closed. Upstream's default is fail-open (v0.8.0's was
+		// closed): while no process listens on the queue, packets would be
+		// accepted, and an enforcer that died would read as a policy that
+		// allows. Closed, they are dropped; and on SIGTERM upstream then
+		// deletes its table rather than leave it dropping.
 		"--fail-open=false",
+		// Upstream's default, new in v1.0, stated on purpose: a policy
+		// change also judges established connections again (those it no
+		// longer allows lose their conntrack label, so their next packet
+		// is queued and dropped). The established cases report it.
+		"--strict-mode=true",
+		// Pod IPs come from the API server. The NRI plugin would dial the
+		// host-wide /var/run/nri/nri.sock, which is not our containerd's
+		// (1.6 has no NRI) and on another host may be another runtime's.
+		// v0.8.0 ignored this flag; v1.1.1 honours it.
+		"--disable-nri=true",
 		// The kernel here (6.18) has the conntrack fix this workaround is
 		// for (upstream: "not needed for kernels 6.12+"), so all
 		// protocols take the one postrouting path.
@@ -163,25 +210,30 @@ func queueBound(procContent string, id int) bool {
 	return false
 }
 
-// Cleanup deletes the inet table it leaves behind: upstream removes it only
-// when stopped by SIGINT, and the harness stops processes with SIGTERM
-// (docs/local-cluster.md). The generic cleanup would also delete the table
-// as new since the snapshot; the driver owns what its enforcer creates.
-
+// Cleanup deletes the inet tables it may leave behind. Fail-closed,
+// upstream deletes its main table on SIGTERM (the harness's stop signal,
+// docs/local-cluster.md), not when killed; it never deletes its DNS agent's
+// (which only queues DNS answers, with bypass). The generic cleanup knows
+// only the main table; the driver owns what its enforcer creates.
 func (KubeNetworkPolicies) Cleanup(ctx context.Context, _ Env) error {
-	if err := exec.CommandContext(ctx, "nft", "list", "table", "inet", knpTable).Run(); err != nil {
-		var exitErr *exec.ExitError
-		if errors.As(err, &exitErr) {
-			return nil // no such table: nothing to undo
+	var errs []error
+	for _, table := range []string{knpTable, knpDNSTable} {
+		if err := exec.CommandContext(ctx, "nft", "list", "table", "inet", table).Run(); err != nil {
+			var exitErr *exec.ExitError
+			if errors.As(err, &exitErr) {
+				continue // no such table: nothing to undo
+			}
+			errs = append(errs, fmt.Errorf("looking for nftables table inet %s: %w", table, err))
+			continue
 		}
-		return fmt.Errorf("looking for nftables table inet %s: %w", knpTable, err)
+		if out, err := exec.CommandContext(ctx, "nft", "delete", "table", "inet", table).CombinedOutput(); err != nil {
+			errs = append(errs, fmt.Errorf("deleting nftables table inet %s: %w: %s", table, err, strings.TrimSpace(string(out))))
+		}
 	}
-	if out, err := exec.CommandContext(ctx, "nft", "delete", "table", "inet", knpTable).CombinedOutput(); err != nil {
-		return fmt.Errorf("deleting nftables table inet %s: %w: %s", knpTable, err, strings.TrimSpace(string(out)))
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
-// Footprint: its nftables table is new since the snapshot and its own
-// Cleanup's; it writes nothing else of the host.
+// Footprint: its nftables tables are new since the snapshot and its own
+// Cleanup's; it writes nothing else of the host (no NRI socket, no state
+// directory: npa-v1alpha2 keeps no IP cache on disk).
 func (KubeNetworkPolicies) Footprint() Footprint { return Footprint{} }

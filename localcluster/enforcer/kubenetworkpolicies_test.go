@@ -2,11 +2,15 @@ package enforcer
 
 import (
 	"context"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/netpol-conformance/netpol-conformance/localcluster/gobuild"
 )
@@ -35,7 +39,7 @@ func TestKNPPatchScope(t *testing.T) {
 	for _, m := range regexp.MustCompile(`(?m)^\+\+\+ b/(\S+)$`).FindAllStringSubmatch(string(knpPatch), -1) {
 		got = append(got, m[1])
 	}
-	want := []string{"cmd/main.go", "pkg/networkpolicy/controller.go", "pkg/networkpolicy/nfqueue_xt.go"}
+	want := []string{"pkg/dataplane/accept_repeat.go", "pkg/dataplane/controller.go", "pkg/dns/dnsagent.go", "pkg/network/nfqueue_xt.go"}
 	if !slices.Equal(got, want) {
 		t.Errorf("the patch touches %v, want %v", got, want)
 	}
@@ -44,10 +48,73 @@ func TestKNPPatchScope(t *testing.T) {
 			t.Errorf("the patch header does not explain its change to %s", f)
 		}
 	}
-	// The queue statement must be gone from the rules the controller
-	// programs; it is what this kernel cannot load.
+	// The queue statement must be gone from every rule npa-v1alpha2
+	// programs (the controller's two, the DNS agent's one); it is what
+	// this kernel cannot load.
 	if n := strings.Count(string(knpPatch), "\n-\tqueue := &expr.Queue{"); n != 2 {
 		t.Errorf("the patch replaces %d native queue statements in controller.go, want 2", n)
+	}
+	if n := strings.Count(string(knpPatch), "\n-\t\t\t&expr.Queue{"); n != 1 {
+		t.Errorf("the patch replaces %d native queue statements in dnsagent.go, want 1", n)
+	}
+	// The label must no longer ride on the verdict, which this kernel
+	// ignores, and every chain that queues (postrouting, input, prerouting)
+	// must start with the rule a repeated, accepted packet meets.
+	if !strings.Contains(string(knpPatch), "\n-\t\t\tverdictOptions = append(verdictOptions, nfqueue.WithLabel(") {
+		t.Error("the patch leaves the label on the verdict")
+	}
+	if n := strings.Count(string(knpPatch), "\n+\tc.addAcceptedRule(nft, table, "); n != 3 {
+		t.Errorf("the patch starts %d chains with addAcceptedRule, want 3", n)
+	}
+}
+
+// TestKNPUnusedPatchesGone: only the patch Build applies is shipped.
+func TestKNPUnusedPatchesGone(t *testing.T) {
+	patches, err := filepath.Glob("patches/kube-network-policies-*.patch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"patches/kube-network-policies-" + knpVersion + ".patch"}; !slices.Equal(patches, want) {
+		t.Errorf("patches %v, want %v", patches, want)
+	}
+}
+
+// TestKNPClusterWideCRDs checks the CRD the driver installs against what
+// npa-v1alpha2 watches: ClusterNetworkPolicy, served as knpCNPVersion, of
+// the experimental channel. Offline: it needs the module in the cache,
+// where our go.mod (which pins the same version) puts it.
+func TestKNPClusterWideCRDs(t *testing.T) {
+	var d Driver = KubeNetworkPolicies{}
+	cw, ok := d.(ClusterWidePolicies)
+	if !ok {
+		t.Fatal("kube-network-policies does not implement ClusterWidePolicies")
+	}
+	crds := cw.ClusterWideCRDs()
+	ctx := context.Background()
+	b := &gobuild.Builder{}
+	if _, err := b.ModuleDir(ctx, crds.Module, crds.Version, "GOPROXY=off"); err != nil {
+		t.Skipf("%s@%s is not in the module cache: %v", crds.Module, crds.Version, err)
+	}
+	objs, err := ClusterWideCRDObjects(ctx, Env{Builder: b}, crds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) != 1 || objs[0].GetName() != "clusternetworkpolicies."+ClusterWideGroup {
+		t.Fatalf("CRDs %v, want only clusternetworkpolicies.%s", objs, ClusterWideGroup)
+	}
+	crd := objs[0]
+	if ch := crd.GetAnnotations()["policy.networking.k8s.io/channel"]; ch != "experimental" {
+		t.Errorf("channel %q, want experimental (nodes peers, named ports)", ch)
+	}
+	versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+	served := map[string]bool{}
+	for _, v := range versions {
+		m, _ := v.(map[string]any)
+		name, _ := m["name"].(string)
+		served[name], _ = m["served"].(bool)
+	}
+	if !served[knpCNPVersion] {
+		t.Errorf("the CRD serves %v, not %s, which npa-v1alpha2 watches", served, knpCNPVersion)
 	}
 }
 
@@ -57,7 +124,12 @@ func TestKNPArgs(t *testing.T) {
 		"--kubeconfig=/state/enforcer.kubeconfig",
 		"--hostname-override=netpol-local",
 		"--nfqueue-id=100",
+		// Both stated because upstream's defaults are what they are:
+		// fail-open true, strict-mode true.
 		"--fail-open=false",
+		"--strict-mode=true",
+		"--disable-nri=true",
+		"--netfilter-bug-1766-fix=false",
 		"--metrics-bind-address=127.0.0.1:9080",
 	} {
 		if !slices.Contains(args, want) {
@@ -65,10 +137,35 @@ func TestKNPArgs(t *testing.T) {
 		}
 	}
 	for _, a := range args {
-		// Flags upstream v0.8.0 ignores or lacks would mislead a reader
-		// of the process list.
-		if strings.HasPrefix(a, "--disable-nri") || strings.HasPrefix(a, "--admin-network-policy") {
+		// v0.8.0's flags, which v1.1.1 lacks (each policy API has its own
+		// main now): the process would not start.
+		if strings.HasPrefix(a, "--admin-network-policy") || strings.HasPrefix(a, "--baseline-admin-network-policy") {
 			t.Errorf("args %q include %q", args, a)
+		}
+	}
+}
+
+// TestKNPArgsExistUpstream: an unknown flag stops the process at start, so
+// every flag knpArgs passes must be one of v1.1.1's (pkg/cmd/cmd.go, which
+// every main shares; -v is klog's).
+func TestKNPArgsExistUpstream(t *testing.T) {
+	ctx := context.Background()
+	dir, err := (&gobuild.Builder{}).ModuleDir(ctx, knpModule, knpVersion, "GOPROXY=off")
+	if err != nil {
+		t.Skipf("%s@%s is not in the module cache: %v", knpModule, knpVersion, err)
+	}
+	src, err := os.ReadFile(filepath.Join(dir, "pkg/cmd/cmd.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{"v": true}
+	for _, m := range regexp.MustCompile(`fs\.\w+Var\(&o\.\w+, "([^"]+)"`).FindAllStringSubmatch(string(src), -1) {
+		known[m[1]] = true
+	}
+	for _, a := range knpArgs(Env{Kubeconfig: "k", NodeName: "n"}) {
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !known[name] {
+			t.Errorf("%q: %s@%s has no flag %q (known: %v)", a, knpModule, knpVersion, name, known)
 		}
 	}
 }
