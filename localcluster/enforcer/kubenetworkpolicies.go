@@ -64,9 +64,12 @@ var knpPatch []byte
 
 // KubeNetworkPolicies runs sigs.k8s.io/kube-network-policies, the
 // implementation upstream Kubernetes CI uses, as a host process. It sends
-// the first packet of each connection to or from a Pod selected by a policy
-// to userspace through NFQUEUE and drops it there when no policy allows it,
-// so denied connections time out rather than being refused.
+// the first packet of each connection to userspace through NFQUEUE and
+// drops it there when no policy allows it, so denied connections time out
+// rather than being refused. With ClusterNetworkPolicy on, that is every
+// connection the node forwards or opens, not only those of Pods a policy
+// selects (npa-v1alpha2's ManagedIPs: divert all), except those of root-owned
+// sockets on the node (`meta skuid 0 accept`, so kubelet's probes pass).
 //
 // As released it does not enforce here (docs/local-cluster.md): its
 // nftables rules use the `queue` statement and this kernel lacks
