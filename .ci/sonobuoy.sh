@@ -87,6 +87,30 @@ if [ "$nodes" -gt 1 ] && [ "$enforcer" != none ]; then
 	echo "=== the first case's pods ran on $spread nodes (want $want)"
 	[ "$spread" = "$want" ] || { echo "the topology's pods were not spread over the nodes"; exit 1; }
 fi
+if [ "$enforcer" != none ]; then
+	# Each cluster-wide policy API: where the cluster serves it, its check
+	# passed; where it does not, the check and every case of its family
+	# were skipped, each saying why. (With nothing enforcing NetworkPolicy
+	# every case is skipped for that first: checked above.)
+	journal=$(tar -xzOf "$tarball" --wildcards '*/journal.jsonl')
+	served=$(grep -m1 '^{"cluster":' <<<"$journal")
+	for pair in AdminNetworkPolicy:admin-network-policy ClusterNetworkPolicy:cluster-network-policy; do
+		api=${pair%%:*} family=${pair#*:}
+		if [[ "$served" == *"\"kind\":\"$api\""* ]]; then
+			grep -q "\"name\":\"$api is enforced\",\"outcome\":\"passed\"" <<<"$journal" ||
+				{ echo "the cluster serves $api, but its check did not pass"; exit 1; }
+			echo "=== $api is served here, and enforced"
+			continue
+		fi
+		n=0
+		for c in "$api is enforced" $("$bin" list | awk -v f="$family" '$2 == f {print $1}'); do
+			grep -q "\"name\":\"$c\",\"outcome\":\"skipped\",\"message\":\"the cluster does not serve " <<<"$journal" ||
+				{ echo "$c was not skipped for want of $api"; exit 1; }
+			n=$((n + 1))
+		done
+		echo "=== $api is not served here: its check and $((n - 1)) cases were skipped, saying so"
+	done
+fi
 # The report names the enforcer it was read against.
 # (The run's row is the first after the table's header; a banner may
 # come before the table.)

@@ -53,7 +53,7 @@ func (s ClusterPolicyAPIs) NotServed(api clusterpolicy.API) string {
 	var versions []string
 	for _, r := range clusterpolicy.Resources {
 		if r.API == api {
-			versions = append(versions, r.Version.String())
+			versions = append(versions, r.Version.GroupVersion().String()+" "+r.Version.Resource)
 		}
 	}
 	return fmt.Sprintf("the cluster does not serve %s (looked for %s): its CRDs are not installed, so no enforcer here implements them", strings.Join(missing, ", "), strings.Join(versions, ", "))

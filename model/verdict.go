@@ -100,6 +100,9 @@ type Side struct {
 	// PriorityTie marks a decision among cluster-wide policies of equal
 	// priority that would decide differently.
 	PriorityTie bool
+	// SelectedBy lists the cluster-wide policies whose subject is the
+	// pod and which have rules for this direction, matching or not.
+	SelectedBy []string
 }
 
 // clusterWide reports whether a cluster-wide tier decided this side.
@@ -169,6 +172,8 @@ func (s Side) explain() string {
 		return fmt.Sprintf("%s at %s: %s", dir, s.Subject, s.chain())
 	}
 	switch {
+	case !s.Isolated() && len(s.SelectedBy) > 0:
+		return fmt.Sprintf("%s at %s: allowed, no %s rule of %s matches and no NetworkPolicy selects it for %s", dir, s.Subject, dir, strings.Join(s.SelectedBy, ", "), dir)
 	case s.Subject == "":
 		return fmt.Sprintf("%s: endpoint is not a pod; no NetworkPolicy applies", dir)
 	case !s.Isolated():
