@@ -26,7 +26,7 @@ const NodeNamespace = "nodes"
 // NodeProberPod probes from node's own network namespace and listens on
 // nothing there: it shares the node's ports with everything else on it.
 // It runs as kubelet does, as root, for that is how an enforcer may tell
-// the node's own traffic: kube-network-policies v0.8.0 accepts what a
+// the node's own traffic: kube-network-policies (v0.8.0 and v1.1.1) accepts what a
 // root-owned socket on the node sends (`meta skuid 0`), so that kubelet's
 // probes pass, and drops a non-root host process's under a default deny
 // (measured, docs/findings.md). It has no capability and a read-only
