@@ -195,6 +195,10 @@ func (r *knpRelease) patchID() string {
 // API unless told to with --admin-network-policy.)
 func (KubeNetworkPoliciesCNP) ClusterWideCRDs() CRDs { return knpCRDs }
 
+// Project is the suite's name for both drivers' enforcer: one project, one
+// profile.
+func (knpDriver) Project() string { return "kube-network-policies" }
+
 // Build builds the release's package of the patched module, in its own
 // module directory (its go.mod pins Kubernetes libraries of its own; they
 // must not enter ours).

@@ -6,17 +6,27 @@ type Versioned interface {
 	Version() string
 }
 
-func (KubeRouter) Version() string          { return kubeRouterVersion }
-func (KubeNetworkPolicies) Version() string { return knpVersion }
+func (KubeRouter) Version() string { return kubeRouterVersion }
+
+// projectNamed is a driver whose enforcer the suite knows by another name
+// than the driver's: one project run two ways.
+type projectNamed interface {
+	// Project is the suite's name for it (cni.Detection.Name).
+	Project() string
+}
 
 // CNI names a driver's enforcer the way the suite's NETPOL_CNI takes it,
 // NAME or NAME@VERSION: enforcers running as host processes are invisible
 // to the suite's detection, which reads the cluster's objects.
 func CNI(d Driver) string {
-	if v, ok := d.(Versioned); ok {
-		return d.Name() + "@" + v.Version()
+	name := d.Name()
+	if p, ok := d.(projectNamed); ok {
+		name = p.Project()
 	}
-	return d.Name()
+	if v, ok := d.(Versioned); ok {
+		return name + "@" + v.Version()
+	}
+	return name
 }
 
 func (Calico) Version() string { return calicoRelease }
