@@ -37,7 +37,8 @@ type Implementation = confv1alpha1.Implementation
 // experimental field. A pass, an implementation-defined reading and a fix
 // count as passed; a failure, a known deviation (a failure the profile
 // explains is still one) and a case that did not run as failed; a skip as
-// skipped. ok is false when the run has no cluster-wide case at all.
+// skipped; a profile none of whose cases ran is left out. ok is false when
+// no cluster-wide case ran at all.
 func Build(run *results.Run, set *cases.Set, impl Implementation, now time.Time) (report *confv1alpha1.ConformanceReport, ok bool) {
 	type tally struct {
 		standard, experimental confv1alpha1.Status
@@ -80,6 +81,11 @@ func Build(run *results.Run, set *cases.Set, impl Implementation, now time.Time)
 	if len(order) == 0 {
 		return nil, false
 	}
+	defer func() {
+		if report != nil && len(report.ProfileReports) == 0 {
+			report, ok = nil, false
+		}
+	}()
 	report = &confv1alpha1.ConformanceReport{
 		Implementation: impl,
 		Date:           now.Format(time.RFC3339),
@@ -95,6 +101,11 @@ func Build(run *results.Run, set *cases.Set, impl Implementation, now time.Time)
 	slices.Sort(order)
 	for _, p := range order {
 		t := byProfile[p]
+		// Upstream reports the profiles it ran: one whose every case was
+		// skipped (its API not served here) is left out.
+		if ran := t.standard.Passed + t.standard.Failed + t.experimental.Passed + t.experimental.Failed; ran == 0 {
+			continue
+		}
 		pr := confv1alpha1.ProfileReport{Name: p, Standard: finish(t.standard)}
 		if t.hasExperimental {
 			exp := &confv1alpha1.ExperimentalStatus{Status: finish(t.experimental)}

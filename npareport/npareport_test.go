@@ -57,4 +57,8 @@ func TestBuild(t *testing.T) {
 	if _, ok := Build(&results.Run{Cases: []results.Case{{Name: "deny-all-ingress-in-x", Verdict: results.Pass}}}, set, Implementation{}, time.Now()); ok {
 		t.Error("a report for a run without cluster-wide cases")
 	}
+	// Every case of a profile skipped: the profile did not run.
+	if _, ok := Build(&results.Run{Cases: []results.Case{{Name: "banp-default-deny", Verdict: results.Skipped}}}, set, Implementation{}, time.Now()); ok {
+		t.Error("a report for a run whose cluster-wide cases were all skipped")
+	}
 }
