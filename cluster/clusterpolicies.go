@@ -83,14 +83,15 @@ func DiscoverClusterPolicyAPIs(disc discovery.DiscoveryInterface) (ClusterPolicy
 	return served, nil
 }
 
-// ClusterPolicy returns the object to send for o: named for this run
+// ClusterPolicy returns the object to send for o, its CRD's defaults
+// applied: named for this run
 // (cluster-scoped names are shared by every run; the one
 // BaselineAdminNetworkPolicy must be named default), labelled with the
 // run, every kubernetes.io/metadata.name value renamed to the real
 // namespace, and its subject limited to this run's namespaces, so that
 // whatever a case says, no pod but the suite's is ever subject to it.
 func (n Names) ClusterPolicy(o *clusterpolicy.Object, runID string) (*unstructured.Unstructured, error) {
-	out := o.DeepCopy()
+	out := o.Defaulted()
 	subject := out.SubjectNamespaces()
 	if subject == nil {
 		return nil, errors.New("no subject")
@@ -358,4 +359,24 @@ func ServedAPIs(ctx context.Context, dyn dynamic.Interface, served ClusterPolicy
 		out = append(out, api)
 	}
 	return out
+}
+
+// ForeignBaseline says why this run cannot create its
+// BaselineAdminNetworkPolicy: the cluster has one (there is at most one,
+// named default) that is not the run's. "" when it can.
+func (c *Cluster) ForeignBaseline(ctx context.Context) (string, error) {
+	res, ok := c.ClusterAPIs[clusterpolicy.KindBaselineAdminNetworkPolicy]
+	if !ok || c.dyn == nil {
+		return "", nil
+	}
+	obj, err := c.dyn.Resource(res.Version).Get(ctx, "default", metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("getting BaselineAdminNetworkPolicy default: %w", err)
+	case obj.GetLabels()[RunLabel] == c.opts.RunID:
+		return "", nil
+	}
+	return "the cluster has a BaselineAdminNetworkPolicy default of its own (there can be only one): the suite will not replace it, so the cases with one are skipped", nil
 }

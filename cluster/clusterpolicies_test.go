@@ -33,7 +33,7 @@ func TestClusterPolicyIsScopedToTheRun(t *testing.T) {
 	names := Names{"x": "netpol-r1-x", "y": "netpol-r1-y"}
 	for _, doc := range []string{
 		"apiVersion: policy.networking.k8s.io/v1beta1\nkind: ClusterNetworkPolicy\nmetadata: {name: p}\nspec: {tier: Admin, priority: 1, subject: {namespaces: {}}, ingress: [{action: Deny, from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: \"y\"}}}]}]}",
-		"apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: p}\nspec: {priority: 1, subject: {pods: {namespaceSelector: {}, podSelector: {}}}, ingress: [{action: Deny, from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: \"y\"}}}]}]}",
+		"apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: p}\nspec: {priority: 1, subject: {pods: {namespaceSelector: {}, podSelector: {}}}, ingress: [{action: Deny, from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: \"y\"}}}], ports: [{portNumber: {port: 80}}]}]}",
 		"apiVersion: policy.networking.k8s.io/v1alpha1\nkind: BaselineAdminNetworkPolicy\nmetadata: {name: default}\nspec: {subject: {namespaces: {}}, ingress: [{action: Deny, from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: \"y\"}}}]}]}",
 	} {
 		o := decodeObject(t, doc)
@@ -62,6 +62,9 @@ func TestClusterPolicyIsScopedToTheRun(t *testing.T) {
 		}
 		if u.GetName() != wantName {
 			t.Errorf("%s: name %s, want %s", o.Kind(), u.GetName(), wantName)
+		}
+		if strings.Contains(string(data), `"protocol":""`) {
+			t.Errorf("%s: a port is sent with an empty protocol, which the CRD does not default:\n%s", o.Kind(), data)
 		}
 		if !strings.Contains(string(data), `"netpol-r1-y"`) {
 			t.Errorf("%s: the peer's namespace name is not renamed:\n%s", o.Kind(), data)

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	kjson "sigs.k8s.io/json"
@@ -470,6 +471,47 @@ func (o *Object) Features() []string {
 	}
 	if nodes {
 		out = append(out, o.Profile()+featureEgressNodePeers)
+	}
+	return out
+}
+
+// Defaulted returns a copy of o with the CRDs' defaults applied: an
+// AdminNetworkPolicy or BaselineAdminNetworkPolicy port's protocol is TCP
+// where it is not set ("+kubebuilder:default=TCP"). The API server
+// defaults only a field that is absent, and the typed object always
+// writes this one (its JSON tag has no omitempty), as "" when unset: sent
+// as is, the cluster would store a protocol of "".
+func (o *Object) Defaulted() *Object {
+	out := o.DeepCopy()
+	tcp := func(ports *[]anpv1alpha1.AdminNetworkPolicyPort) {
+		if ports == nil {
+			return
+		}
+		for i := range *ports {
+			p := &(*ports)[i]
+			if p.PortNumber != nil && p.PortNumber.Protocol == "" {
+				p.PortNumber.Protocol = corev1.ProtocolTCP
+			}
+			if p.PortRange != nil && p.PortRange.Protocol == "" {
+				p.PortRange.Protocol = corev1.ProtocolTCP
+			}
+		}
+	}
+	switch {
+	case out.AdminNetworkPolicy != nil:
+		for i := range out.AdminNetworkPolicy.Spec.Ingress {
+			tcp(out.AdminNetworkPolicy.Spec.Ingress[i].Ports)
+		}
+		for i := range out.AdminNetworkPolicy.Spec.Egress {
+			tcp(out.AdminNetworkPolicy.Spec.Egress[i].Ports)
+		}
+	case out.BaselineAdminNetworkPolicy != nil:
+		for i := range out.BaselineAdminNetworkPolicy.Spec.Ingress {
+			tcp(out.BaselineAdminNetworkPolicy.Spec.Ingress[i].Ports)
+		}
+		for i := range out.BaselineAdminNetworkPolicy.Spec.Egress {
+			tcp(out.BaselineAdminNetworkPolicy.Spec.Egress[i].Ports)
+		}
 	}
 	return out
 }

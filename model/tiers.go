@@ -361,27 +361,27 @@ func (m *Model) decideTiers(s Side, admin, baseline []tierMatch) Side {
 // "If two (or more) policies in the same tier with the same priority could
 // match a connection, then the implementation can apply any of the
 // matching policies to the connection, and there is no way for the user
-// to reliably determine which one it will choose."
+// to reliably determine which one it will choose." Every choice at the
+// Admin tier's first level is tried with every choice at the Baseline
+// tier's, since a Pass at the first reaches the second.
 func (m *Model) priorityTie(s Side, admin, baseline []tierMatch) bool {
-	outcomes := func(tiers [][]tierMatch, idx int) map[bool]bool {
-		got := map[bool]bool{}
-		for _, d := range tiers[idx][0] {
-			alt := slices.Clone(tiers)
-			alt[idx] = append([]tierMatch{{d}}, tiers[idx][1:]...)
-			got[m.decideTiers(s, alt[0], alt[1]).Allowed] = true
+	choices := func(tier []tierMatch) [][]tierMatch {
+		if len(tier) == 0 {
+			return [][]tierMatch{tier}
 		}
-		return got
+		var out [][]tierMatch
+		for _, d := range tier[0] {
+			out = append(out, append([]tierMatch{{d}}, tier[1:]...))
+		}
+		return out
 	}
-	tiers := [][]tierMatch{admin, baseline}
-	if len(admin) > 0 && len(admin[0]) > 1 && len(outcomes(tiers, 0)) > 1 {
-		return true
+	outcomes := map[bool]bool{}
+	for _, a := range choices(admin) {
+		for _, b := range choices(baseline) {
+			outcomes[m.decideTiers(s, a, b).Allowed] = true
+		}
 	}
-	// The Baseline tier decides only where the Admin tier passed or did
-	// not match and no NetworkPolicy selects the subject.
-	if len(baseline) > 0 && len(baseline[0]) > 1 && !s.Isolated() && (len(admin) == 0 || admin[0][0].Action == ActionPass) {
-		return len(outcomes(tiers, 1)) > 1
-	}
-	return false
+	return len(outcomes) > 1
 }
 
 // compileClusterPolicies compiles every cluster-wide policy into the

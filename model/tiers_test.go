@@ -531,3 +531,36 @@ spec:
 		t.Error("the reading changed its input")
 	}
 }
+
+// A tie in the Admin tier whose one choice passes to a tie in the Baseline
+// tier: the answer depends on both choices.
+func TestPriorityTieAcrossTiers(t *testing.T) {
+	nps, cw := tiered(t, `
+apiVersion: policy.networking.k8s.io/v1beta1
+kind: ClusterNetworkPolicy
+metadata: {name: a}
+spec: {tier: Admin, priority: 10, subject: {namespaces: {}}, ingress: [{action: Accept, from: [{namespaces: {}}]}]}
+---
+apiVersion: policy.networking.k8s.io/v1beta1
+kind: ClusterNetworkPolicy
+metadata: {name: b}
+spec: {tier: Admin, priority: 10, subject: {namespaces: {}}, ingress: [{action: Pass, from: [{namespaces: {}}]}]}
+---
+apiVersion: policy.networking.k8s.io/v1beta1
+kind: ClusterNetworkPolicy
+metadata: {name: x}
+spec: {tier: Baseline, priority: 5, subject: {namespaces: {}}, ingress: [{action: Accept, from: [{namespaces: {}}]}]}
+---
+apiVersion: policy.networking.k8s.io/v1beta1
+kind: ClusterNetworkPolicy
+metadata: {name: "y"}
+spec: {tier: Baseline, priority: 5, subject: {namespaces: {}}, ingress: [{action: Deny, from: [{namespaces: {}}]}]}`)
+	m, err := NewTiered(topology.Standard(), nps, cw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := m.Evaluate(Traffic{From: "y/a", To: "x/a", Port: 80, Protocol: corev1.ProtocolTCP})
+	if v.Defined() {
+		t.Errorf("defined (%v), want priority-tie: b then y denies, every other choice allows\n%s", v.Allowed, v.Explain())
+	}
+}

@@ -56,12 +56,13 @@ func Build(run *results.Run, set *cases.Set, impl Implementation, now time.Time)
 		if len(objs) == 0 {
 			continue
 		}
-		profiles, features := map[string]bool{}, []string{}
+		// Each object counts in its own profile, with its own features.
+		features := map[string][]string{}
 		for i := range objs {
-			profiles[objs[i].Profile()] = true
-			features = append(features, objs[i].Features()...)
+			p := objs[i].Profile()
+			features[p] = append(features[p], objs[i].Features()...)
 		}
-		for _, p := range slices.Sorted(maps.Keys(profiles)) {
+		for _, p := range slices.Sorted(maps.Keys(features)) {
 			t := byProfile[p]
 			if t == nil {
 				t = &tally{features: map[string]bool{}}
@@ -69,9 +70,9 @@ func Build(run *results.Run, set *cases.Set, impl Implementation, now time.Time)
 				order = append(order, p)
 			}
 			status := &t.standard
-			if len(features) > 0 {
+			if len(features[p]) > 0 {
 				status, t.hasExperimental = &t.experimental, true
-				for _, f := range features {
+				for _, f := range features[p] {
 					t.features[f] = t.features[f] || c.Verdict != results.Skipped
 				}
 			}
@@ -136,12 +137,18 @@ func count(s *confv1alpha1.Status, c results.Case) {
 	}
 }
 
+// finish sets the result as upstream's suite does (v0.3.0,
+// compileStatus): a failure when any test failed or any required test was
+// skipped, since none of ours is optional.
 func finish(s confv1alpha1.Status) confv1alpha1.Status {
 	s.Result = confv1alpha1.Success
-	if s.Failed > 0 {
+	s.Summary = fmt.Sprintf("%d passed, %d failed, %d skipped (netpol-conformance cases)", s.Passed, s.Failed, s.Skipped)
+	if s.Failed > 0 || s.Skipped > 0 {
 		s.Result = confv1alpha1.Failure
 	}
-	s.Summary = fmt.Sprintf("%d passed, %d failed, %d skipped (netpol-conformance cases)", s.Passed, s.Failed, s.Skipped)
+	if s.Skipped > 0 {
+		s.Summary += "; required tests skipped: " + strings.Join(s.SkippedTests, ", ")
+	}
 	return s
 }
 

@@ -131,25 +131,43 @@ func (r *Runner) CheckClusterWideEnforced(ctx context.Context, api clusterpolicy
 	return rec.Message, nil
 }
 
-// watchDenied resets the cluster, applies stage deny and probes the
-// enforcement cell until it is denied, recording the stage in rec. last is
-// nil when the denial showed, else the last probe's result.
+// watchDenied resets the cluster, checks that the enforcement cell is
+// open, applies stage deny and probes the cell until it is denied
+// enforcementDenials times in a row, recording the stage in rec: one lost
+// packet of an overloaded enforcer must not read as enforcement. last is
+// nil when the denial held, else the last probe's result.
 func (r *Runner) watchDenied(ctx context.Context, deny *cases.Stage, name string, rec *record.Case) (enforcedIn time.Duration, last *agent.Result, err error) {
 	if err := r.Cluster.Reset(ctx); err != nil {
 		return 0, nil, err
 	}
+	cell := EnforcementCell
+	open, err := r.Cluster.ProbeOne(ctx, cell.From, cell.To, cell.Key, 1)
+	if err != nil {
+		return 0, nil, err
+	}
+	if open.Outcome != agent.Allowed {
+		return 0, nil, fmt.Errorf("%s -> %s %s is %s with no policy of the suite's, so the %s cannot be watched on it (%s)", cell.From, cell.To, cell.Key, open.Outcome, name, open.Detail)
+	}
 	if err := r.Cluster.Apply(ctx, deny); err != nil {
 		return 0, nil, err
 	}
-	cell := EnforcementCell
 	start := time.Now()
 	var res agent.Result
+	denials := 0
 	for time.Since(start) < r.Timing.Convergence {
 		if res, err = r.Cluster.ProbeOne(ctx, cell.From, cell.To, cell.Key, 1); err != nil {
 			return 0, nil, err
 		}
-		if res.Outcome == agent.DeniedRefused || res.Outcome == agent.DeniedTimeout {
-			enforcedIn = time.Since(start)
+		switch res.Outcome {
+		case agent.DeniedRefused, agent.DeniedTimeout:
+			if denials == 0 {
+				enforcedIn = time.Since(start)
+			}
+			denials++
+		default:
+			denials = 0
+		}
+		if denials == enforcementDenials {
 			rec.Stages = append(rec.Stages, record.Stage{Name: name, Converged: true,
 				TimeToEnforce: &metav1.Duration{Duration: enforcedIn.Round(time.Millisecond)}})
 			return enforcedIn, nil, nil
@@ -162,6 +180,10 @@ func (r *Runner) watchDenied(ctx context.Context, deny *cases.Stage, name string
 	}
 	return 0, &res, nil
 }
+
+// enforcementDenials is how many denials in a row show a check's policy
+// enforced.
+const enforcementDenials = 3
 
 // Run runs case c and records it in rec: a departure from the spec sets
 // rec.Outcome to record.Departed with its message and detail, and Run

@@ -461,3 +461,30 @@ func TestNodeRowsAreProbed(t *testing.T) {
 		}
 	}
 }
+
+// A cluster that enforces nothing but drops an odd probe (an overloaded
+// enforcer) must not pass the enforcement check on one lost packet.
+func TestEnforcementCheckNeedsDenialsInARow(t *testing.T) {
+	fc := fakecluster.New(1)
+	fc.NotEnforced = true
+	// Every third probe call after the first is lost.
+	fc.Flap = func(call int, c fakecluster.Cell) bool { return call > 1 && call%3 == 0 }
+	rec := &record.Case{}
+	msg, err := newRunner(fc).CheckEnforced(context.Background(), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(msg, "NOT enforced") {
+		t.Errorf("CheckEnforced passed on lost packets alone: %q, stages %+v", msg, rec.Stages)
+	}
+}
+
+// The check needs the cell open before its policy: a cell that is already
+// denied shows nothing.
+func TestEnforcementCheckNeedsTheCellOpenFirst(t *testing.T) {
+	fc := fakecluster.New(1)
+	fc.Flap = func(call int, c fakecluster.Cell) bool { return call == 1 }
+	if _, err := newRunner(fc).CheckEnforced(context.Background(), &record.Case{}); err == nil || !strings.Contains(err.Error(), "with no policy") {
+		t.Errorf("CheckEnforced with the cell denied before the policy: %v", err)
+	}
+}

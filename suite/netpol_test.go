@@ -92,6 +92,9 @@ var _ = ginkgo.Describe("NetworkPolicy", ginkgo.Ordered, ginkgo.ContinueOnFailur
 		// its cases cannot run here: not served, or served but not
 		// enforced.
 		clusterWideSkip = map[clusterpolicy.API]string{}
+		// baselineTaken says why the cases with a
+		// BaselineAdminNetworkPolicy cannot run: the cluster has its own.
+		baselineTaken string
 	)
 
 	ginkgo.AfterEach(journalSpec)
@@ -142,6 +145,8 @@ var _ = ginkgo.Describe("NetworkPolicy", ginkgo.Ordered, ginkgo.ContinueOnFailur
 				clusterWideSkip[api] = why
 			}
 		}
+		baselineTaken, err = env.ForeignBaseline(ctx)
+		framework.ExpectNoError(err, "looking for a BaselineAdminNetworkPolicy of the cluster's own")
 		foreign, err := env.ForeignClusterPolicies(ctx)
 		framework.ExpectNoError(err, "listing the cluster's own cluster-wide policies")
 		if len(foreign) > 0 {
@@ -207,6 +212,11 @@ var _ = ginkgo.Describe("NetworkPolicy", ginkgo.Ordered, ginkgo.ContinueOnFailur
 					if why := clusterWideSkip[api]; why != "" {
 						ginkgo.Skip(why)
 					}
+				}
+				if baselineTaken != "" && slices.ContainsFunc(c.ClusterObjects(), func(o clusterpolicy.Object) bool {
+					return o.Kind() == clusterpolicy.KindBaselineAdminNetworkPolicy
+				}) {
+					ginkgo.Skip(baselineTaken)
 				}
 				if err := run.Run(ctx, c, current); err != nil {
 					// Failf, not ExpectNoError: no struct dump, and the
