@@ -218,7 +218,7 @@ func TestDocsComparisonIsCurrent(t *testing.T) {
 	dir := t.TempDir()
 	md, page := filepath.Join(dir, "c.md"), filepath.Join(dir, "c.html")
 	args := []string{"compare", "--markdown", md, "--html", page, "--title", title}
-	for _, e := range []string{"calico", "cilium", "kube-network-policies", "kube-router", "none", "calico-2nodes", "cilium-2nodes", "kube-network-policies-2nodes", "kube-router-2nodes", "none-2nodes"} {
+	for _, e := range []string{"calico", "cilium", "kube-network-policies", "kube-router", "none", "calico-2nodes", "cilium-2nodes", "kube-network-policies-2nodes", "kube-router-2nodes", "none-2nodes", "kube-network-policies-cnp-2nodes"} {
 		args = append(args, "../../docs/runs/"+e+".tar.gz")
 	}
 	// The page names each run's source as given: give it as the docs do.
