@@ -412,20 +412,29 @@ func DeleteRun(ctx context.Context, client kubernetes.Interface, dyn dynamic.Int
 	return errors.Join(append(errs, DeleteNamespaces(ctx, client, names))...)
 }
 
-// RunNamespaces lists the namespaces of one run, or of every run when
-// runID is empty, leaving out those already being deleted.
-func RunNamespaces(ctx context.Context, client kubernetes.Interface, runID string) ([]string, error) {
-	// Built from a requirement, never by pasting the id into a selector
-	// string: an id holding "," or "!" must not widen what is deleted.
+// runSelector selects what one run labelled, or every run when runID is
+// empty. It is built from a requirement, never by pasting the id into a
+// selector string: an id holding "," or "!" must not widen what is
+// deleted.
+func runSelector(runID string) (string, error) {
 	op, values := selection.Exists, []string(nil)
 	if runID != "" {
 		op, values = selection.Equals, []string{runID}
 	}
 	req, err := labels.NewRequirement(RunLabel, op, values)
 	if err != nil {
-		return nil, fmt.Errorf("run id %q: %w", runID, err)
+		return "", fmt.Errorf("run id %q: %w", runID, err)
 	}
-	sel := labels.NewSelector().Add(*req).String()
+	return labels.NewSelector().Add(*req).String(), nil
+}
+
+// RunNamespaces lists the namespaces of one run, or of every run when
+// runID is empty, leaving out those already being deleted.
+func RunNamespaces(ctx context.Context, client kubernetes.Interface, runID string) ([]string, error) {
+	sel, err := runSelector(runID)
+	if err != nil {
+		return nil, err
+	}
 	list, err := client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
 		return nil, fmt.Errorf("listing namespaces labelled %s: %w", sel, err)

@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 
@@ -221,15 +220,10 @@ func (c *Cluster) deleteClusterPolicy(ctx context.Context, o *clusterpolicy.Obje
 // RunClusterPolicies lists the cluster-wide policies of one run, or of
 // every run when runID is empty, as "kind/name".
 func RunClusterPolicies(ctx context.Context, dyn dynamic.Interface, served ClusterPolicyAPIs, runID string) ([]ClusterObject, error) {
-	op, values := selection.Exists, []string(nil)
-	if runID != "" {
-		op, values = selection.Equals, []string{runID}
-	}
-	req, err := labels.NewRequirement(RunLabel, op, values)
+	sel, err := runSelector(runID)
 	if err != nil {
-		return nil, fmt.Errorf("run id %q: %w", runID, err)
+		return nil, err
 	}
-	sel := labels.NewSelector().Add(*req).String()
 	var out []ClusterObject
 	for _, res := range served {
 		list, err := dyn.Resource(res.Version).List(ctx, metav1.ListOptions{LabelSelector: sel})
