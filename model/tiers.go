@@ -255,13 +255,16 @@ func (m *Model) tierSide(s Side, subject, other, dst *endpoint, t Traffic) Side 
 	baseline := m.tierMatches(m.baseline, s.Direction, subject, other, dst, t)
 	out := m.decideTiers(s, admin, baseline)
 	out.PriorityTie = m.priorityTie(s, admin, baseline)
-	for _, p := range append(slices.Clone(m.admin), m.baseline...) {
-		rules := p.ingress
-		if s.Direction == networkingv1.PolicyTypeEgress {
-			rules = p.egress
-		}
-		if len(rules) > 0 && p.selectsSubject(subject) {
-			out.SelectedBy = append(out.SelectedBy, p.ref)
+	// Per cell: the two tiers are walked in place, not copied into one.
+	for _, tier := range [][]*tierPolicy{m.admin, m.baseline} {
+		for _, p := range tier {
+			rules := p.ingress
+			if s.Direction == networkingv1.PolicyTypeEgress {
+				rules = p.egress
+			}
+			if len(rules) > 0 && p.selectsSubject(subject) {
+				out.SelectedBy = append(out.SelectedBy, p.ref)
+			}
 		}
 	}
 	return out
